@@ -1,0 +1,4 @@
+//! The engine: one function per user-visible operation, written as a sequence of calls into the
+//! modules below it (store, image, rootfs, runtime, monitor). The CLI calls it with typed options.
+
+pub mod info;

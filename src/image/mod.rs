@@ -1,0 +1,5 @@
+//! Images: references and short names, the registry client, layer apply and archives.
+//! Today it owns the registry configuration (short-name search registries, insecure
+//! registries) read from `registries.conf`.
+
+pub mod registries;

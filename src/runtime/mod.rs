@@ -1,0 +1,2 @@
+//! The OCI runtime: turns a runtime spec into a running process (namespaces, id maps, mounts,
+//! pivot_root, capabilities, seccomp, exec). Arrives with the runtime issue.
