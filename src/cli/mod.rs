@@ -1,6 +1,152 @@
-//! The command-line layer: clap definitions, dispatch to the engine, and output formatting.
+//! The command-line layer: clap definitions ([`args`]), dispatch to the engine, output
+//! formatting ([`format`], [`output`]) and the translation of errors into Podman's exit codes.
+//! No engine logic lives here.
+
+pub mod args;
+pub mod format;
+mod listing;
+mod output;
+mod system;
+mod volume;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::error::EXIT_ENGINE;
+use args::{Cli, Command, ImageCommand, LogLevel, SystemCommand};
 
 /// Parses argv, runs the command and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return report_parse_error(&err),
+    };
+    init_logging(cli.global.log_level);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            EXIT_ENGINE
+        }
+    }
 }
+
+/// Prints a clap error the way Podman prints its own: `Error: ...` plus where to look.
+fn report_parse_error(err: &clap::Error) -> i32 {
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            0
+        }
+        _ => {
+            eprint!("{}", parse_error_text(err));
+            EXIT_ENGINE
+        }
+    }
+}
+
+/// The text of a parse error: clap's message in Podman's shape, tips kept, usage dropped.
+pub(crate) fn parse_error_text(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = first.replace("unrecognized subcommand", "unrecognized command");
+    let mut text = format!("Error: {first}\n");
+    for line in lines.take_while(|l| !l.starts_with("Usage:")) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("Try 'nook --help' for more information.\n");
+    text
+}
+
+fn init_logging(level: LogLevel) {
+    use tracing::level_filters::LevelFilter;
+    let filter = match level {
+        LogLevel::Trace => LevelFilter::TRACE,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Error | LogLevel::Fatal | LogLevel::Panic => LevelFilter::ERROR,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(filter)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// The error every not-yet-built command returns (exit 125).
+fn not_implemented(cmd: &str) -> anyhow::Error {
+    anyhow::anyhow!("{cmd} is not implemented yet")
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let global = cli.global;
+    let Some(command) = cli.command else {
+        anyhow::bail!("missing command 'nook COMMAND'\nTry 'nook --help' for more information.");
+    };
+    match command {
+        Command::Ps(args) => listing::ps(&global, &args),
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
+            listing::images(&global, &args)
+        }
+        Command::Volume(cmd) => volume::run(&global, cmd),
+        Command::Info(fmt) | Command::System(SystemCommand::Info(fmt)) => {
+            system::info(&global, &fmt)
+        }
+        Command::Version(fmt) => system::version(&fmt),
+        Command::Completion(args) => system::completion(&args),
+        other => Err(not_implemented(&command_name(&other))),
+    }
+}
+
+/// The user-facing name of a command (`image history`, `system df`, `run`).
+fn command_name(command: &Command) -> String {
+    let debug = format!("{command:?}");
+    let word = |s: &str| s.split(['(', ' ', '{']).next().unwrap_or(s).to_lowercase();
+    match command {
+        Command::Image(sub) => format!("image {}", word(&format!("{sub:?}"))),
+        Command::System(sub) => format!("system {}", word(&format!("{sub:?}"))),
+        Command::Volume(sub) => format!("volume {}", word(&format!("{sub:?}"))),
+        _ => word(&debug),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn names_of_pending_commands() {
+        let cli = Cli::try_parse_from(["nook", "run", "-it", "debian", "sh"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "run");
+        let cli = Cli::try_parse_from(["nook", "image", "history", "x"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "image history");
+        let cli = Cli::try_parse_from(["nook", "system", "migrate"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "system migrate");
+    }
+
+    #[test]
+    fn unknown_command_error_is_podman_shaped() {
+        let err = Cli::try_parse_from(["nook", "frobnicate"]).expect_err("must fail");
+        let text = parse_error_text(&err);
+        assert!(text.starts_with("Error: unrecognized command 'frobnicate'"), "{text}");
+        assert!(text.ends_with("Try 'nook --help' for more information.\n"), "{text}");
+    }
+
+    #[test]
+    fn unknown_flag_names_the_flag() {
+        let err = Cli::try_parse_from(["nook", "ps", "--bogus"]).expect_err("must fail");
+        assert!(parse_error_text(&err).contains("'--bogus'"));
+    }
+}
+pub(crate) fn store_options(_g: &args::GlobalOptions) {}

@@ -1,0 +1,336 @@
+//! The clap definition of nook's command tree: Podman's commands and names, so habits carry over.
+//!
+//! Commands whose issue has not landed take their arguments verbatim ([`Pending`]) and exit 125
+//! saying they are not implemented yet; they grow real flags when they are built.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// nook: run containers rootless, without a daemon.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nook",
+    version,
+    about = "Manage containers and images rootless, without a daemon",
+    long_about = "nook is a rootless, daemonless container engine in the style of Podman.\n\n\
+                  Every command is a short-lived process; shared state lives on disk under a lock.",
+    after_help = "Examples:\n  nook info --format '{{.Host.Rootless}}'\n  nook volume create data\n  \
+                  nook ps -a --format 'table {{.ID}}\\t{{.Names}}\\t{{.Status}}'",
+    propagate_version = true,
+    subcommand_required = false,
+    arg_required_else_help = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalOptions {
+    /// Path to the graph root (images, layers, containers, volumes)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+    /// Path to the run root (runtime state; tmpfs)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runroot: Option<PathBuf>,
+    /// Storage driver for container root filesystems
+    #[arg(long, global = true, value_name = "DRIVER", value_parser = ["overlay", "fuse", "vfs"])]
+    pub storage_driver: Option<String>,
+    /// Log messages at and above this level
+    #[arg(long, global = true, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Warn)]
+    pub log_level: LogLevel,
+    /// Cgroup manager to use
+    #[arg(long, global = true, value_name = "MANAGER", value_parser = ["systemd", "cgroupfs", "disabled"])]
+    pub cgroup_manager: Option<String>,
+}
+
+/// Levels of `--log-level`, as Podman spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    #[default]
+    Warn,
+    Error,
+    Fatal,
+    Panic,
+}
+
+/// The arguments of a command that is not implemented yet, taken verbatim.
+#[derive(Debug, Args, Clone)]
+pub struct Pending {
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..,
+        hide = true
+    )]
+    pub args: Vec<String>,
+}
+
+/// `--format` and friends shared by listings.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FormatArg {
+    /// Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container
+    Run(Pending),
+    /// Create but do not start a container
+    Create(Pending),
+    /// Start one or more containers
+    Start(Pending),
+    /// Stop one or more containers
+    Stop(Pending),
+    /// Kill one or more running containers with a signal
+    Kill(Pending),
+    /// Restart one or more containers
+    Restart(Pending),
+    /// Remove one or more containers
+    Rm(Pending),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(Pending),
+    /// Run a process in a running container
+    Exec(Pending),
+    /// Attach to a running container
+    Attach(Pending),
+    /// Block on one or more containers
+    Wait(Pending),
+    /// Display the configuration of an object
+    Inspect(Pending),
+    /// Display the running processes of a container
+    Top(Pending),
+    /// Copy files between a container and the local filesystem
+    Cp(Pending),
+    /// List port mappings of a container
+    Port(Pending),
+    /// Rename an existing container
+    Rename(Pending),
+    /// Pause all the processes in one or more containers
+    Pause(Pending),
+    /// Unpause the processes in one or more containers
+    Unpause(Pending),
+    /// Display a live stream of container resource usage
+    Stats(Pending),
+    /// Pull an image from a registry
+    Pull(Pending),
+    /// Push an image to a registry
+    Push(Pending),
+    /// List images in local storage
+    Images(ImagesArgs),
+    /// Remove one or more images from local storage
+    Rmi(Pending),
+    /// Add an additional name to a local image
+    Tag(Pending),
+    /// Remove a name from a local image
+    Untag(Pending),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Save image(s) to an archive
+    Save(Pending),
+    /// Load image(s) from a tar archive
+    Load(Pending),
+    /// Import a tarball to create a filesystem image
+    Import(Pending),
+    /// Export a container's filesystem contents as a tar archive
+    Export(Pending),
+    /// Create a new image from a container's changes
+    Commit(Pending),
+    /// Build an image using instructions from Containerfiles
+    Build(Pending),
+    /// Log in to a container registry
+    Login(Pending),
+    /// Log out of a container registry
+    Logout(Pending),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Manage nook
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display nook related system information
+    Info(FormatArg),
+    /// Display the nook version information
+    Version(FormatArg),
+    /// Run a command in a modified user namespace
+    Unshare(Pending),
+    /// Generate structured data (systemd units, ...)
+    Generate(Pending),
+    /// Generate shell autocompletions
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all the containers, default is only running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print the numeric IDs of the containers only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Display only image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images in local storage
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images from local storage
+    Rm(Pending),
+    /// Display the configuration of an image
+    Inspect(Pending),
+    /// Show history of a specified image
+    History(Pending),
+    /// Remove unused images
+    Prune(Pending),
+    /// Save image(s) to an archive
+    Save(Pending),
+    /// Load image(s) from a tar archive
+    Load(Pending),
+    /// Import a tarball to create a filesystem image
+    Import(Pending),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a new volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Remove one or more volumes
+    Rm(VolumeRmArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove all unused volumes
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Name of the volume (generated when omitted)
+    pub name: Option<String>,
+    /// Volume driver
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Set metadata for a volume (KEY=VALUE)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Set driver specific options (KEY=VALUE)
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+    /// Do not fail if the volume already exists
+    #[arg(long)]
+    pub ignore: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Filter volume output (name=, label=, driver=)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Print volume names only
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Volumes to remove
+    pub names: Vec<String>,
+    /// Remove all volumes
+    #[arg(short, long)]
+    pub all: bool,
+    /// Remove a volume by force, even if it is being used by a container
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Volumes to inspect
+    pub names: Vec<String>,
+    /// Inspect all volumes
+    #[arg(short, long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only prune volumes matching a filter (label=)
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Display nook related system information
+    Info(FormatArg),
+    /// Show nook disk usage
+    Df(Pending),
+    /// Remove unused data
+    Prune(Pending),
+    /// Reset nook storage back to its initial state
+    Reset(Pending),
+    /// Stop the user namespace keeper so changed subuid/subgid files take effect
+    Migrate(Pending),
+    /// Check the storage for consistency
+    Check(Pending),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to generate completions for
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+    /// Write the completions to this file instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Shells nook generates completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
