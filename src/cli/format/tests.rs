@@ -358,3 +358,69 @@ fn column_counts_characters() {
     assert_eq!(line_col("ééé{{", 6), (1, 4));
     assert_eq!(line_col("a\nbc", 3), (2, 2));
 }
+
+#[test]
+fn arbitrary_input_never_panics() {
+    let pieces = [
+        "{{",
+        "}}",
+        "{{-",
+        " -}}",
+        ".",
+        ".A",
+        ".A.B",
+        "$",
+        "$x",
+        ":=",
+        "=",
+        ",",
+        "(",
+        ")",
+        "|",
+        "\"",
+        "`",
+        "\\",
+        "\\t",
+        "\\n",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "len",
+        "index",
+        "printf",
+        "\"%-5d%q\"",
+        "0x",
+        "-",
+        "1e",
+        "é",
+        " ",
+        "/*",
+        "*/",
+        "table ",
+        "\n",
+        "\t",
+        "'",
+    ];
+    let data = json!({"A": {"B": [1, "x", null]}, "L": [], "m": {"k": 1.5}});
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut count_ok = 0;
+    for _ in 0..5000 {
+        let mut src = String::new();
+        for _ in 0..(seed % 12) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            src.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        if let Ok(t) = Template::parse(&src) {
+            if render_list(&t, std::slice::from_ref(&data), &no_headers).is_ok() {
+                count_ok += 1;
+            }
+        }
+    }
+    // Some of the random templates are valid and render (plain text at least).
+    assert!(count_ok > 100, "only {count_ok} rendered");
+}
