@@ -15,8 +15,6 @@ use clap::Parser;
 use crate::error::EXIT_ENGINE;
 use args::{Cli, Command, ImageCommand, LogLevel, SystemCommand};
 
-pub mod format;
-
 /// Parses argv, runs the command and returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -15,7 +15,7 @@ pub fn print_one(
 ) -> anyhow::Result<()> {
     let text = match OutputFormat::parse(format_flag)? {
         OutputFormat::Default => default(value),
-        OutputFormat::Json => format::to_json_pretty(value) + "\n",
+        OutputFormat::Json => format::to_json_pretty(value),
         OutputFormat::Template(t) => with_newline(t.render(value)?),
     };
     print!("{text}");
@@ -26,7 +26,7 @@ pub fn print_one(
 pub fn print_inspect(format_flag: Option<&str>, values: &[Value]) -> anyhow::Result<()> {
     match OutputFormat::parse(format_flag)? {
         OutputFormat::Default | OutputFormat::Json => {
-            println!("{}", format::to_json_pretty(&Value::Array(values.to_vec())));
+            print!("{}", format::to_json_inspect(&Value::Array(values.to_vec())));
         }
         OutputFormat::Template(t) => {
             for v in values {
@@ -49,11 +49,11 @@ pub struct Listing<'a> {
 pub fn print_list(format_flag: Option<&str>, listing: &Listing<'_>) -> anyhow::Result<()> {
     let template = match OutputFormat::parse(format_flag)? {
         OutputFormat::Json => {
-            println!("{}", format::to_json_pretty(&Value::Array(listing.rows.clone())));
+            print!("{}", format::to_json_pretty(&Value::Array(listing.rows.clone())));
             return Ok(());
         }
-        OutputFormat::Template(t) if !t.is_default_table() => t,
-        _ => format::Template::parse(listing.default_table)?,
+        OutputFormat::Template(t) => t,
+        OutputFormat::Default => format::Template::parse(listing.default_table)?,
     };
     let header = |field: &str| {
         listing
