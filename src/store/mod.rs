@@ -217,9 +217,14 @@ impl Store {
 
 /// Creates a directory (and parents) with mode 0700.
 pub(crate) fn make_dir(p: &Path) -> Result<(), StoreError> {
+    make_dir_mode(p, 0o700)
+}
+
+/// Creates a directory (and missing parents) with `mode` (less the umask).
+pub fn make_dir_mode(p: &Path, mode: u32) -> Result<(), StoreError> {
     fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(mode)
         .create(p)
         .map_err(|e| StoreError::io("create directory", p, e))
 }
