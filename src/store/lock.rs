@@ -275,6 +275,17 @@ mod tests {
         let _l = LockGuard::acquire(&dir.path().join("l"), LockKind::Layers, LockMode::Shared);
     }
 
+    #[cfg(not(debug_assertions))]
+    #[test]
+    fn out_of_order_acquire_is_an_error_in_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let _v =
+            LockGuard::acquire(&dir.path().join("v"), LockKind::Volumes, LockMode::Shared).unwrap();
+        let err = LockGuard::acquire(&dir.path().join("i"), LockKind::Images, LockMode::Shared)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LockOrder { .. }), "{err}");
+    }
+
     #[cfg(debug_assertions)]
     #[test]
     #[should_panic(expected = "lock order violation")]
