@@ -2,3 +2,4 @@
 //! modules below it (store, image, rootfs, runtime, monitor). The CLI calls it with typed options.
 
 pub mod info;
+pub mod volume;
