@@ -116,8 +116,11 @@ mod tests {
     #[test]
     fn pure_v2_layout() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::write(tmp.path().join("cgroup.controllers"), "cpu io memory pids\n")
-            .expect("write");
+        std::fs::write(
+            tmp.path().join("cgroup.controllers"),
+            "cpu io memory pids\n",
+        )
+        .expect("write");
         let root = tmp.path().to_path_buf();
         let layout = detect_at(tmp.path(), "0::/\n", |p| p == root);
         assert_eq!(layout.version, "v2");

@@ -12,8 +12,7 @@ const PS_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 const PS_HEADERS: &[(&str, &str)] = &[("ID", "CONTAINER ID"), ("Created", "CREATED")];
 
-const IMAGES_TABLE: &str =
-    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}";
+const IMAGES_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}";
 const IMAGES_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID")];
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
@@ -27,10 +26,17 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let rows = containers.iter().map(|c| ps_row(c, args.no_trunc)).collect();
+    let rows = containers
+        .iter()
+        .map(|c| ps_row(c, args.no_trunc))
+        .collect();
     print_list(
         args.format.format.as_deref(),
-        &Listing { rows, default_table: PS_TABLE, headers: PS_HEADERS },
+        &Listing {
+            rows,
+            default_table: PS_TABLE,
+            headers: PS_HEADERS,
+        },
     )?;
     Ok(0)
 }
@@ -103,10 +109,17 @@ pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> 
         }
         return Ok(0);
     }
-    let rows = images.iter().flat_map(|img| image_rows(img, args.no_trunc)).collect();
+    let rows = images
+        .iter()
+        .flat_map(|img| image_rows(img, args.no_trunc))
+        .collect();
     print_list(
         args.format.format.as_deref(),
-        &Listing { rows, default_table: IMAGES_TABLE, headers: IMAGES_HEADERS },
+        &Listing {
+            rows,
+            default_table: IMAGES_TABLE,
+            headers: IMAGES_HEADERS,
+        },
     )?;
     Ok(0)
 }
@@ -150,14 +163,26 @@ mod tests {
 
     #[test]
     fn splits_names_with_registry_ports() {
-        assert_eq!(split_name("localhost:5000/a/b:1.0"), ("localhost:5000/a/b".into(), "1.0".into()));
-        assert_eq!(split_name("localhost:5000/a"), ("localhost:5000/a".into(), "<none>".into()));
-        assert_eq!(split_name("docker.io/library/busybox:latest"), ("docker.io/library/busybox".into(), "latest".into()));
+        assert_eq!(
+            split_name("localhost:5000/a/b:1.0"),
+            ("localhost:5000/a/b".into(), "1.0".into())
+        );
+        assert_eq!(
+            split_name("localhost:5000/a"),
+            ("localhost:5000/a".into(), "<none>".into())
+        );
+        assert_eq!(
+            split_name("docker.io/library/busybox:latest"),
+            ("docker.io/library/busybox".into(), "latest".into())
+        );
     }
 
     #[test]
     fn status_column_reads_like_podman() {
-        let mut c = ContainerRecord { state: ContainerState::Created, ..Default::default() };
+        let mut c = ContainerRecord {
+            state: ContainerState::Created,
+            ..Default::default()
+        };
         assert_eq!(status(&c), "Created");
         c.state = ContainerState::Exited;
         c.exit_code = Some(3);

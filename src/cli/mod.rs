@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod format;
+mod human;
 mod listing;
 mod output;
 mod system;
@@ -78,6 +79,15 @@ fn init_logging(level: LogLevel) {
         .try_init();
 }
 
+/// The store flags of the global options.
+pub(crate) fn store_options(global: &args::GlobalOptions) -> crate::store::StoreOptions {
+    crate::store::StoreOptions {
+        root: global.root.clone(),
+        runroot: global.runroot.clone(),
+        storage_driver: global.storage_driver.clone(),
+    }
+}
+
 /// The error every not-yet-built command returns (exit 125).
 fn not_implemented(cmd: &str) -> anyhow::Error {
     anyhow::anyhow!("{cmd} is not implemented yet")
@@ -130,17 +140,29 @@ mod tests {
         let cli = Cli::try_parse_from(["nook", "run", "-it", "debian", "sh"]).expect("parses");
         assert_eq!(command_name(&cli.command.expect("command")), "run");
         let cli = Cli::try_parse_from(["nook", "image", "history", "x"]).expect("parses");
-        assert_eq!(command_name(&cli.command.expect("command")), "image history");
+        assert_eq!(
+            command_name(&cli.command.expect("command")),
+            "image history"
+        );
         let cli = Cli::try_parse_from(["nook", "system", "migrate"]).expect("parses");
-        assert_eq!(command_name(&cli.command.expect("command")), "system migrate");
+        assert_eq!(
+            command_name(&cli.command.expect("command")),
+            "system migrate"
+        );
     }
 
     #[test]
     fn unknown_command_error_is_podman_shaped() {
         let err = Cli::try_parse_from(["nook", "frobnicate"]).expect_err("must fail");
         let text = parse_error_text(&err);
-        assert!(text.starts_with("Error: unrecognized command 'frobnicate'"), "{text}");
-        assert!(text.ends_with("Try 'nook --help' for more information.\n"), "{text}");
+        assert!(
+            text.starts_with("Error: unrecognized command 'frobnicate'"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Try 'nook --help' for more information.\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -149,4 +171,3 @@ mod tests {
         assert!(parse_error_text(&err).contains("'--bogus'"));
     }
 }
-pub(crate) fn store_options(_g: &args::GlobalOptions) {}

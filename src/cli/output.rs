@@ -26,7 +26,10 @@ pub fn print_one(
 pub fn print_inspect(format_flag: Option<&str>, values: &[Value]) -> anyhow::Result<()> {
     match OutputFormat::parse(format_flag)? {
         OutputFormat::Default | OutputFormat::Json => {
-            print!("{}", format::to_json_inspect(&Value::Array(values.to_vec())));
+            print!(
+                "{}",
+                format::to_json_inspect(&Value::Array(values.to_vec()))
+            );
         }
         OutputFormat::Template(t) => {
             for v in values {
@@ -49,7 +52,10 @@ pub struct Listing<'a> {
 pub fn print_list(format_flag: Option<&str>, listing: &Listing<'_>) -> anyhow::Result<()> {
     let template = match OutputFormat::parse(format_flag)? {
         OutputFormat::Json => {
-            print!("{}", format::to_json_pretty(&Value::Array(listing.rows.clone())));
+            print!(
+                "{}",
+                format::to_json_pretty(&Value::Array(listing.rows.clone()))
+            );
             return Ok(());
         }
         OutputFormat::Template(t) => t,
@@ -62,7 +68,10 @@ pub fn print_list(format_flag: Option<&str>, listing: &Listing<'_>) -> anyhow::R
             .find(|(f, _)| *f == field)
             .map(|(_, h)| h.to_string())
     };
-    print!("{}", format::render_list(&template, &listing.rows, &header)?);
+    print!(
+        "{}",
+        format::render_list(&template, &listing.rows, &header)?
+    );
     Ok(())
 }
 

@@ -10,16 +10,23 @@ use super::output;
 use crate::engine::info::{VersionInfo, VersionReport};
 
 pub fn info(global: &GlobalOptions, fmt: &FormatArg) -> anyhow::Result<i32> {
-    let info = crate::engine::info::info(&super::store_options(global), global)?;
+    let info = crate::engine::info::info(
+        &super::store_options(global),
+        global.cgroup_manager.as_deref(),
+    )?;
     let value = serde_json::to_value(&info).context("serializing info")?;
     output::print_one(fmt.format.as_deref(), &value, output::to_yaml)?;
     Ok(0)
 }
 
 pub fn version(fmt: &FormatArg) -> anyhow::Result<i32> {
-    let report = VersionReport { client: VersionInfo::current() };
+    let report = VersionReport {
+        client: VersionInfo::current(),
+    };
     let value = serde_json::to_value(&report).context("serializing version")?;
-    output::print_one(fmt.format.as_deref(), &value, |_| default_version_text(&report.client))?;
+    output::print_one(fmt.format.as_deref(), &value, |_| {
+        default_version_text(&report.client)
+    })?;
     Ok(0)
 }
 
@@ -32,7 +39,9 @@ fn default_version_text(v: &VersionInfo) -> String {
         ("Git Commit:", v.git_commit.as_str()),
         ("OS/Arch:", v.os_arch.as_str()),
     ];
-    rows.iter().map(|(k, val)| format!("{k:<14}{val}\n")).collect()
+    rows.iter()
+        .map(|(k, val)| format!("{k:<14}{val}\n"))
+        .collect()
 }
 
 /// The completion script for `shell`, generated from the clap definitions.
@@ -47,21 +56,14 @@ pub fn completion_script(shell: CompletionShell) -> Vec<u8> {
     out
 }
 
-/// Where the checked-in script for `shell` lives under `completions/`.
-pub fn completion_file_name(shell: CompletionShell) -> &'static str {
-    match shell {
-        CompletionShell::Bash => "nook.bash",
-        CompletionShell::Zsh => "_nook",
-        CompletionShell::Fish => "nook.fish",
-    }
-}
-
 pub fn completion(args: &CompletionArgs) -> anyhow::Result<i32> {
     let script = completion_script(args.shell);
     match &args.file {
         Some(path) => std::fs::write(path, &script)
             .with_context(|| format!("writing completions to {}", path.display()))?,
-        None => std::io::stdout().write_all(&script).context("writing completions")?,
+        None => std::io::stdout()
+            .write_all(&script)
+            .context("writing completions")?,
     }
     Ok(0)
 }
@@ -70,11 +72,24 @@ pub fn completion(args: &CompletionArgs) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
 
+    /// Where the checked-in script for `shell` lives under `completions/`.
+    fn completion_file_name(shell: CompletionShell) -> &'static str {
+        match shell {
+            CompletionShell::Bash => "nook.bash",
+            CompletionShell::Zsh => "_nook",
+            CompletionShell::Fish => "nook.fish",
+        }
+    }
+
     /// The scripts in `completions/` must be what the current clap tree generates.
     #[test]
     fn checked_in_completions_are_fresh() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
-        for shell in [CompletionShell::Bash, CompletionShell::Zsh, CompletionShell::Fish] {
+        for shell in [
+            CompletionShell::Bash,
+            CompletionShell::Zsh,
+            CompletionShell::Fish,
+        ] {
             let path = dir.join(completion_file_name(shell));
             let on_disk = std::fs::read(&path).unwrap_or_default();
             assert!(

@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use crate::cgroups::detect::{self, CgroupLayout};
+use crate::image::registries::{RegistriesConfig, RegistriesPaths};
 use crate::rootfs::probe::{self, FuseStatus};
+use crate::store::{Store, StoreOptions};
 use crate::userns::helpers::{helper_status, HelperStatus};
 use crate::userns::subid::{self, Owner, SubIdRange};
 
@@ -162,13 +164,92 @@ pub fn go_arch(arch: &str) -> &str {
     }
 }
 
+/// Gathers `nook info`: opens the store (creating it on first use), probes the host.
+/// Forks a probe child: call while single-threaded.
+pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, InfoError> {
+    let store = Store::open(opts)?;
+    let paths = store.paths();
+    let counts = store.counts()?;
+    let config = store.config();
+    let manager = cgroup_manager
+        .map(str::to_string)
+        .or_else(|| config.engine.cgroup_manager.map(|m| m.as_str().to_string()))
+        .unwrap_or_else(|| default_cgroup_manager().to_string());
+    let host = host_info(&manager, &paths.graph_root);
+    let driver = match store.storage_driver() {
+        Some(d) => d.as_str().to_string(),
+        None if host.kernel_overlay_in_userns => "overlay".to_string(),
+        None if host.fuse.accessible => "fuse".to_string(),
+        None => "vfs".to_string(),
+    };
+    let registries = RegistriesConfig::load(&RegistriesPaths::standard(
+        paths.user_config_home.as_deref(),
+    ))?;
+    let config_file = store
+        .env()
+        .config_files()
+        .into_iter()
+        .rev()
+        .find(|f| f.exists())
+        .map(|f| f.display().to_string())
+        .unwrap_or_default();
+    Ok(Info {
+        host,
+        store: StoreInfo {
+            config_file,
+            container_store: ContainerCounts {
+                number: counts.containers,
+                paused: counts.paused,
+                running: counts.running,
+                stopped: counts.stopped,
+            },
+            graph_driver_name: driver,
+            graph_root: paths.graph_root.display().to_string(),
+            image_store: ImageCounts {
+                number: counts.images,
+            },
+            run_root: paths.run_root.display().to_string(),
+            volume_path: paths.volumes_dir().display().to_string(),
+            volume_store: ImageCounts {
+                number: counts.volumes,
+            },
+        },
+        registries: RegistriesInfo {
+            search: registries.search_registries().to_vec(),
+        },
+        version: VersionInfo::current(),
+    })
+}
+
+/// Why `nook info` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InfoError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Registries(#[from] crate::image::registries::RegistriesError),
+}
+
+/// The manager nook uses when none is configured: cgroupfs where this process's cgroup is
+/// delegated and writable, else none (the systemd manager arrives with the cgroups issue).
+fn default_cgroup_manager() -> &'static str {
+    if detect::detect().writable {
+        "cgroupfs"
+    } else {
+        "disabled"
+    }
+}
+
 /// The host half of `nook info`. Forks a probe child: call while single-threaded.
 pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
     let rootless = !nix::unistd::geteuid().is_root();
     let name = uzers::get_user_by_uid(uid.as_raw()).map(|u| u.name().to_string_lossy().to_string());
-    let owner = Owner { name: name.as_deref(), id: uid.as_raw() };
+    let owner = Owner {
+        name: name.as_deref(),
+        id: uid.as_raw(),
+    };
     let sub_uids = subid::ranges_in_file("/etc/subuid".as_ref(), &owner).unwrap_or_default();
     let sub_gids = subid::ranges_in_file("/etc/subgid".as_ref(), &owner).unwrap_or_default();
     let cgroups: CgroupLayout = detect::detect();
@@ -180,11 +261,16 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
             gid_map: id_map(gid.as_raw(), &sub_gids),
         }
     } else {
-        IdMappings { uid_map: Vec::new(), gid_map: Vec::new() }
+        IdMappings {
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+        }
     };
     HostInfo {
         arch: go_arch(std::env::consts::ARCH).to_string(),
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         cgroup_manager: cgroup_manager.to_string(),
         cgroups_version: cgroups.version.clone(),
         cgroup_controllers: cgroups.controllers.clone(),
@@ -216,10 +302,18 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
 
 /// Podman's rootless map: container 0 is the user, 1.. come from the subordinate ranges.
 fn id_map(own: u32, ranges: &[SubIdRange]) -> Vec<IdMap> {
-    let mut map = vec![IdMap { container_id: 0, host_id: u64::from(own), size: 1 }];
+    let mut map = vec![IdMap {
+        container_id: 0,
+        host_id: u64::from(own),
+        size: 1,
+    }];
     let mut next = 1;
     for r in ranges {
-        map.push(IdMap { container_id: next, host_id: r.start, size: r.count });
+        map.push(IdMap {
+            container_id: next,
+            host_id: r.start,
+            size: r.count,
+        });
         next += r.count;
     }
     map
@@ -263,13 +357,31 @@ mod tests {
 
     #[test]
     fn rootless_id_map_stacks_ranges_after_the_user() {
-        let ranges = [SubIdRange { start: 100000, count: 65536 }, SubIdRange { start: 5, count: 2 }];
+        let ranges = [
+            SubIdRange {
+                start: 100000,
+                count: 65536,
+            },
+            SubIdRange { start: 5, count: 2 },
+        ];
         assert_eq!(
             id_map(1000, &ranges),
             vec![
-                IdMap { container_id: 0, host_id: 1000, size: 1 },
-                IdMap { container_id: 1, host_id: 100000, size: 65536 },
-                IdMap { container_id: 65537, host_id: 5, size: 2 },
+                IdMap {
+                    container_id: 0,
+                    host_id: 1000,
+                    size: 1
+                },
+                IdMap {
+                    container_id: 1,
+                    host_id: 100000,
+                    size: 65536
+                },
+                IdMap {
+                    container_id: 65537,
+                    host_id: 5,
+                    size: 2
+                },
             ]
         );
         assert_eq!(id_map(7, &[]).len(), 1);
@@ -277,9 +389,21 @@ mod tests {
 
     #[test]
     fn parses_os_release_and_meminfo() {
-        let d = distribution("PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
-        assert_eq!((d.distribution.as_str(), d.version.as_str(), d.codename.as_str()), ("debian", "12", "bookworm"));
-        assert_eq!(meminfo_bytes("MemTotal:       2048 kB\nMemFree: 1 kB\n", "MemTotal"), 2048 * 1024);
+        let d = distribution(
+            "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        assert_eq!(
+            (
+                d.distribution.as_str(),
+                d.version.as_str(),
+                d.codename.as_str()
+            ),
+            ("debian", "12", "bookworm")
+        );
+        assert_eq!(
+            meminfo_bytes("MemTotal:       2048 kB\nMemFree: 1 kB\n", "MemTotal"),
+            2048 * 1024
+        );
         assert_eq!(meminfo_bytes("", "MemTotal"), 0);
     }
 
@@ -290,4 +414,3 @@ mod tests {
         assert_eq!(go_arch("s390x"), "s390x");
     }
 }
-pub fn info(_o: &(), g: &crate::cli::args::GlobalOptions) -> anyhow::Result<HostInfo> { Ok(host_info(g.cgroup_manager.as_deref().unwrap_or("cgroupfs"), std::path::Path::new("/tmp"))) }

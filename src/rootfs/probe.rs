@@ -41,7 +41,9 @@ pub fn kernel_overlay_works(scratch_parent: &Path) -> bool {
         return false;
     };
     let dirs = ["lower", "upper", "work", "merged"];
-    let ok = dirs.iter().all(|d| std::fs::create_dir(scratch.join(d)).is_ok())
+    let ok = dirs
+        .iter()
+        .all(|d| std::fs::create_dir(scratch.join(d)).is_ok())
         && run_in_child(|| mount_overlay_in_namespaces(&scratch));
     let _ = std::fs::remove_dir_all(&scratch);
     ok
@@ -81,14 +83,23 @@ fn mount_overlay_in_namespaces(scratch: &Path) -> bool {
             ("/proc/self/setgroups", "deny".to_string()),
             ("/proc/self/gid_map", format!("0 {gid} 1")),
         ];
-        if maps.iter().any(|(file, text)| std::fs::write(file, text).is_err()) {
+        if maps
+            .iter()
+            .any(|(file, text)| std::fs::write(file, text).is_err())
+        {
             return false;
         }
     }
     use nix::mount::{mount, MsFlags};
     // Keep the probe's mount out of the host's mount table whatever its propagation is.
-    if mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .is_err()
+    if mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .is_err()
     {
         return false;
     }

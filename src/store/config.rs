@@ -94,6 +94,18 @@ impl FromStr for StorageDriver {
 pub enum CgroupManager {
     Systemd,
     Cgroupfs,
+    Disabled,
+}
+
+impl CgroupManager {
+    /// The name as written in `nook.conf` and `--cgroup-manager`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupManager::Systemd => "systemd",
+            CgroupManager::Cgroupfs => "cgroupfs",
+            CgroupManager::Disabled => "disabled",
+        }
+    }
 }
 
 /// Log verbosity.

@@ -41,7 +41,12 @@ fn is_executable(path: &Path) -> bool {
 /// Inspects the helper `name` (`newuidmap` or `newgidmap`).
 pub fn helper_status(name: &str) -> HelperStatus {
     let Some(path) = find_on_path(name) else {
-        return HelperStatus { path: String::new(), setuid: false, file_caps: false, usable: false };
+        return HelperStatus {
+            path: String::new(),
+            setuid: false,
+            file_caps: false,
+            usable: false,
+        };
     };
     let setuid = std::fs::metadata(&path)
         .map(|m| m.uid() == 0 && m.mode() & libc::S_ISUID != 0)
@@ -62,7 +67,12 @@ fn has_file_caps(path: &Path) -> bool {
     };
     // SAFETY: both strings are NUL-terminated; a null buffer with size 0 only asks for the size.
     let size = unsafe {
-        libc::getxattr(c_path.as_ptr(), c"security.capability".as_ptr(), std::ptr::null_mut(), 0)
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
     };
     size > 0
 }

@@ -67,27 +67,51 @@ mod tests {
 
     #[test]
     fn matches_by_name_and_by_uid() {
-        let alice = Owner { name: Some("alice"), id: 1001 };
+        let alice = Owner {
+            name: Some("alice"),
+            id: 1001,
+        };
         assert_eq!(
             ranges_in(FILE, &alice),
             vec![
-                SubIdRange { start: 100000, count: 65536 },
-                SubIdRange { start: 300000, count: 1000 }
+                SubIdRange {
+                    start: 100000,
+                    count: 65536
+                },
+                SubIdRange {
+                    start: 300000,
+                    count: 1000
+                }
             ]
         );
     }
 
     #[test]
     fn nameless_user_matches_by_uid_only() {
-        let anon = Owner { name: None, id: 1001 };
-        assert_eq!(ranges_in(FILE, &anon), vec![SubIdRange { start: 300000, count: 1000 }]);
-        let nobody = Owner { name: Some("carol"), id: 7 };
+        let anon = Owner {
+            name: None,
+            id: 1001,
+        };
+        assert_eq!(
+            ranges_in(FILE, &anon),
+            vec![SubIdRange {
+                start: 300000,
+                count: 1000
+            }]
+        );
+        let nobody = Owner {
+            name: Some("carol"),
+            id: 7,
+        };
         assert!(ranges_in(FILE, &nobody).is_empty());
     }
 
     #[test]
     fn contains_is_half_open() {
-        let r = SubIdRange { start: 10, count: 5 };
+        let r = SubIdRange {
+            start: 10,
+            count: 5,
+        };
         assert!(r.contains(10) && r.contains(14));
         assert!(!r.contains(9) && !r.contains(15));
     }
