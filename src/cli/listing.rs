@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn long_commands_are_truncated_unless_asked() {
         let cmd = "sh -c while true; do sleep 1; done";
-        assert_eq!(truncate_command(cmd, false), "sh -c while true...");
+        assert_eq!(truncate_command(cmd, false), "sh -c while true;...");
         assert_eq!(truncate_command(cmd, true), cmd);
     }
 }

@@ -241,7 +241,8 @@ fn json_like_go() {
         r#"{"A":[1,2.5,3,1e+21,1e-7],"B":"<&>\u2028\u0001\n","C":{},"D":[],"E":null}"#
     );
     let pretty = to_json_pretty(&json!([{"Id": "x", "Names": ["a"], "Labels": {}}]));
-    let want = "[\n  {\n    \"Id\": \"x\",\n    \"Labels\": {},\n    \"Names\": [\n      \"a\"\n    ]\n  }\n]\n";
+    // Objects keep their field order, as Go's encoding of a struct does.
+    let want = "[\n  {\n    \"Id\": \"x\",\n    \"Names\": [\n      \"a\"\n    ],\n    \"Labels\": {}\n  }\n]\n";
     assert_eq!(pretty, want);
     assert_eq!(to_json_inspect(&json!({"A": 1})), "{\n     \"A\": 1\n}\n");
     assert_eq!(to_json_pretty(&json!([])), "[]\n");

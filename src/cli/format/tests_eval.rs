@@ -130,7 +130,7 @@ fn podman_functions() {
     assert_eq!(ok("{{json .Names}}"), "[\"web\",\"db\"]");
     assert_eq!(
         ok("{{json .Host}}"),
-        "{\"Kernel\":\"6.1\",\"Rootless\":true}"
+        "{\"Rootless\":true,\"Kernel\":\"6.1\"}"
     );
     assert_eq!(ok("{{json .Labels.none}}"), "null");
 }
