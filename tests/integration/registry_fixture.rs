@@ -20,12 +20,12 @@ pub fn tests() -> Vec<Trial> {
         ),
         support::test("rig::user_env_is_private", user_env_is_private),
         support::test("rig::nook_runs_as_user", |rig| {
-            let out = rig.user().nook(["info", "--format", "{{.Host.Rootless}}"]);
+            let out = rig.user().nook(&["info", "--format", "{{.Host.Rootless}}"]);
             out.ok();
             assert_eq!(out.code(), 0);
         }),
         support::root_only("rig::nook_runs_as_root", |rig| {
-            rig.root().nook(["info"]).ok();
+            rig.root().nook(vec!["info".to_string()]).ok();
             assert_eq!(rig.root().sh("id -u").ok().trim(), "0");
             let mode = std::fs::metadata(rig.root().nook_path()).map(|m| m.mode() & 0o777);
             assert_eq!(mode.ok(), Some(0o755));
