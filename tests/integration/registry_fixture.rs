@@ -20,12 +20,15 @@ pub fn tests() -> Vec<Trial> {
         ),
         support::test("rig::user_env_is_private", user_env_is_private),
         support::test("rig::nook_runs_as_user", |rig| {
+            let runner = rig.user();
+            let out = runner.nook_cmd(&["info"]).arg("--format").arg("json").run();
+            assert!(out.success(), "{out}");
             let out = rig.user().nook(&["info", "--format", "{{.Host.Rootless}}"]);
             out.ok();
             assert_eq!(out.code(), 0);
         }),
         support::root_only("rig::nook_runs_as_root", |rig| {
-            rig.root().nook(vec!["info".to_string()]).ok();
+            rig.root().nook_cmd(&[]).arg("info").run().ok();
             assert_eq!(rig.root().sh("id -u").ok().trim(), "0");
             let mode = std::fs::metadata(rig.root().nook_path()).map(|m| m.mode() & 0o777);
             assert_eq!(mode.ok(), Some(0o755));

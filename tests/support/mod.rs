@@ -9,8 +9,8 @@
 //! use crate::support::{self, Trial};
 //! pub fn tests() -> Vec<Trial> {
 //!     vec![
-//!         support::test("info_runs", |rig| { rig.user().nook(["info"]).ok(); }),
-//!         support::root_only("info_as_root", |rig| { rig.root().nook(["info"]).ok(); }),
+//!         support::test("info_runs", |rig| { rig.user().nook(&["info"]).ok(); }),
+//!         support::root_only("info_as_root", |rig| { rig.root().nook(&["info"]).ok(); }),
 //!     ]
 //! }
 //! ```

@@ -112,22 +112,14 @@ impl Runner {
     }
 
     /// Runs `nook ARGS...` and waits for it.
-    pub fn nook<I, S>(&self, args: I) -> Output
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
+    pub fn nook(&self, args: &[&str]) -> Output {
         self.nook_cmd(args).run()
     }
 
-    /// Like [`Runner::nook`] but returns a builder (env, stdin, timeout) to run later.
-    pub fn nook_cmd<I, S>(&self, args: I) -> Cmd<'_>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
+    /// Like [`Runner::nook`] but returns a builder (more args, env, stdin, timeout).
+    pub fn nook_cmd(&self, args: &[&str]) -> Cmd<'_> {
         let mut all: Vec<OsString> = self.global_args.clone();
-        all.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        all.extend(args.iter().map(OsString::from));
         Cmd::new(self, self.nook.clone(), "nook", all)
     }
 
@@ -147,15 +139,8 @@ impl Runner {
     }
 
     /// Runs any program as this runner.
-    pub fn command<I, S>(&self, program: &str, args: I) -> Cmd<'_>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let args = args
-            .into_iter()
-            .map(|a| a.as_ref().to_os_string())
-            .collect();
+    pub fn command(&self, program: &str, args: &[&str]) -> Cmd<'_> {
+        let args = args.iter().map(OsString::from).collect();
         Cmd::new(self, program.into(), program, args)
     }
 
@@ -274,6 +259,12 @@ impl<'a> Cmd<'a> {
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Appends one more argument (any bytes, e.g. a non-UTF-8 path).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
     }
 
     /// Sets (or overrides) one environment variable.
