@@ -1,1 +1,23 @@
-fn main() {}
+//! The integration suite (libtest-mimic, `harness = false`): runs the real `nook` binary as
+//! the unprivileged `nooktest` user and as root, against a real registry.
+//!
+//! The rig (temp dir, runners, registries, fixture images) lives in `tests/support/` and is
+//! set up lazily, so a filtered run only pays for what its tests use.
+//!
+//! Adding a test module is a 2-line change: declare it below and append its `tests()`.
+//! Each module exposes `pub fn tests() -> Vec<libtest_mimic::Trial>`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod registry_fixture;
+
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let mut tests = Vec::new();
+    tests.extend(registry_fixture::tests());
+
+    let conclusion = libtest_mimic::run(&args, tests);
+    support::teardown();
+    conclusion.exit_code()
+}
