@@ -16,6 +16,9 @@ pub fn print_one(
     let text = match OutputFormat::parse(format_flag)? {
         OutputFormat::Default => default(value),
         OutputFormat::Json => format::to_json_pretty(value),
+        OutputFormat::Template(t) if t.is_table() => {
+            format::render_list(&t, std::slice::from_ref(value), &|_| None)?
+        }
         OutputFormat::Template(t) => with_newline(t.render(value)?),
     };
     print!("{text}");

@@ -6,10 +6,47 @@ use crate::support::{self, Trial};
 
 /// Every top-level command of Podman's tree that nook must offer.
 const COMMANDS: &[&str] = &[
-    "run", "create", "start", "stop", "kill", "restart", "rm", "ps", "logs", "exec", "attach",
-    "wait", "inspect", "top", "cp", "port", "rename", "pause", "unpause", "stats", "pull", "push",
-    "images", "rmi", "tag", "untag", "image", "save", "load", "import", "export", "commit",
-    "build", "login", "logout", "volume", "system", "info", "version", "unshare", "generate",
+    "run",
+    "create",
+    "start",
+    "stop",
+    "kill",
+    "restart",
+    "rm",
+    "ps",
+    "logs",
+    "exec",
+    "attach",
+    "wait",
+    "inspect",
+    "top",
+    "cp",
+    "port",
+    "rename",
+    "pause",
+    "unpause",
+    "stats",
+    "pull",
+    "push",
+    "images",
+    "rmi",
+    "tag",
+    "untag",
+    "image",
+    "save",
+    "load",
+    "import",
+    "export",
+    "commit",
+    "build",
+    "login",
+    "logout",
+    "volume",
+    "system",
+    "info",
+    "version",
+    "unshare",
+    "generate",
     "completion",
 ];
 
@@ -75,28 +112,41 @@ pub fn tests() -> Vec<Trial> {
         support::test("cli::info_store_paths_follow_xdg", info_store_paths),
         support::test("cli::format_json_and_bad_fields", format_json_and_errors),
         support::test("cli::version_reports_this_build", version),
-        support::test("cli::completion_scripts_match_checked_in_files", completions),
+        support::test(
+            "cli::completion_scripts_match_checked_in_files",
+            completions,
+        ),
     ]
 }
 
 fn help_lists_tree(rig: &support::Rig) {
-    let help = rig.user().nook(["--help"]).ok();
+    let help = rig.user().nook(&["--help"]).ok();
     for cmd in COMMANDS {
         assert!(
-            help.lines().any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
             "`nook --help` does not list {cmd}:\n{help}"
         );
     }
     let groups: &[(&str, &[&str])] = &[
-        ("image", &["ls", "rm", "inspect", "history", "prune", "save", "load", "import"]),
+        (
+            "image",
+            &[
+                "ls", "rm", "inspect", "history", "prune", "save", "load", "import",
+            ],
+        ),
         ("volume", &["create", "ls", "rm", "inspect", "prune"]),
-        ("system", &["info", "df", "prune", "reset", "migrate", "check"]),
+        (
+            "system",
+            &["info", "df", "prune", "reset", "migrate", "check"],
+        ),
     ];
     for (group, subs) in groups {
-        let help = rig.user().nook([*group, "--help"]).ok();
+        let help = rig.user().nook(&[*group, "--help"]).ok();
         for sub in *subs {
             assert!(
-                help.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+                help.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{sub} "))),
                 "`nook {group} --help` does not list {sub}:\n{help}"
             );
         }
@@ -104,22 +154,31 @@ fn help_lists_tree(rig: &support::Rig) {
 }
 
 fn unknown_command(rig: &support::Rig) {
-    let out = rig.user().nook(["frobnicate"]);
+    let out = rig.user().nook(&["frobnicate"]);
     assert_eq!(out.code(), 125, "{}", out.stderr());
     assert!(
-        out.stderr().starts_with("Error: unrecognized command 'frobnicate'"),
+        out.stderr()
+            .starts_with("Error: unrecognized command 'frobnicate'"),
         "stderr: {}",
         out.stderr()
     );
-    assert!(out.stderr().contains("nook --help"), "no hint in: {}", out.stderr());
+    assert!(
+        out.stderr().contains("nook --help"),
+        "no hint in: {}",
+        out.stderr()
+    );
     assert!(out.stdout().is_empty());
-    let bare = rig.user().nook(Vec::<String>::new());
+    let bare = rig.user().nook(&[]);
     assert_eq!(bare.code(), 125);
-    assert!(bare.stderr().contains("missing command"), "{}", bare.stderr());
+    assert!(
+        bare.stderr().contains("missing command"),
+        "{}",
+        bare.stderr()
+    );
 }
 
 fn unknown_flag(rig: &support::Rig) {
-    let out = rig.user().nook(["ps", "--frobnicate"]);
+    let out = rig.user().nook(&["ps", "--frobnicate"]);
     assert_eq!(out.code(), 125);
     assert!(out.stderr().starts_with("Error: "), "{}", out.stderr());
     assert!(out.stderr().contains("'--frobnicate'"), "{}", out.stderr());
@@ -127,7 +186,7 @@ fn unknown_flag(rig: &support::Rig) {
 
 fn pending_commands(rig: &support::Rig) {
     for argv in PENDING {
-        let out = rig.user().nook(argv.iter());
+        let out = rig.user().nook(argv);
         let name = if matches!(argv[0], "image" | "system") {
             format!("{} {}", argv[0], argv[1])
         } else {
@@ -143,13 +202,22 @@ fn pending_commands(rig: &support::Rig) {
 }
 
 fn info_rootless_as_user(rig: &support::Rig) {
-    let out = rig.user().nook(["info", "--format", "{{.Host.Rootless}}"]).ok();
+    let out = rig
+        .user()
+        .nook(&["info", "--format", "{{.Host.Rootless}}"])
+        .ok();
     assert_eq!(out, "true\n");
 }
 
 fn info_subuids(rig: &support::Rig) {
     let user = rig.user();
-    let ranges = user.nook(["info", "--format", "{{json .Host.SubUIDs}} {{json .Host.SubGIDs}}"]).ok();
+    let ranges = user
+        .nook(&[
+            "info",
+            "--format",
+            "{{json .Host.SubUIDs}} {{json .Host.SubGIDs}}",
+        ])
+        .ok();
     let parts: Vec<serde_json::Value> = ranges
         .split_whitespace()
         .map(|p| serde_json::from_str(p).unwrap_or_else(|e| panic!("{p}: {e}")))
@@ -158,25 +226,52 @@ fn info_subuids(rig: &support::Rig) {
         assert_eq!(list[0]["count"], 65536, "ranges: {ranges}");
     }
     let map = user
-        .nook(["info", "--format", "{{range .Host.IDMappings.UIDMap}}{{.container_id}}:{{.host_id}}:{{.size}} {{end}}"])
+        .nook(&[
+            "info",
+            "--format",
+            "{{range .Host.IDMappings.UIDMap}}{{.container_id}}:{{.host_id}}:{{.size}} {{end}}",
+        ])
         .ok();
     let want_first = format!("0:{}:1 1:", user.uid());
-    assert!(map.starts_with(&want_first), "uid map {map} should start with {want_first}");
+    assert!(
+        map.starts_with(&want_first),
+        "uid map {map} should start with {want_first}"
+    );
     assert!(map.trim_end().ends_with(":65536"), "uid map {map}");
     let helpers = user
-        .nook(["info", "--format", "{{.Host.Newuidmap.Usable}} {{.Host.Newgidmap.Usable}} {{.Host.Fuse.Accessible}}"])
+        .nook(&[
+            "info",
+            "--format",
+            "{{.Host.Newuidmap.Usable}} {{.Host.Newgidmap.Usable}} {{.Host.Fuse.Accessible}}",
+        ])
         .ok();
-    assert_eq!(helpers, "true true true\n", "test.sh installs uidmap and opens /dev/fuse");
+    assert_eq!(
+        helpers, "true true true\n",
+        "test.sh installs uidmap and opens /dev/fuse"
+    );
 }
 
 fn info_as_root(rig: &support::Rig) {
-    let out = rig.root().nook(["info", "--format", "{{.Host.Rootless}} {{len .Host.IDMappings.UIDMap}}"]).ok();
+    let out = rig
+        .root()
+        .nook(&[
+            "info",
+            "--format",
+            "{{.Host.Rootless}} {{len .Host.IDMappings.UIDMap}}",
+        ])
+        .ok();
     assert_eq!(out, "false 0\n");
 }
 
 fn info_store_paths(rig: &support::Rig) {
     let user = rig.user().isolated();
-    let out = user.nook(["info", "--format", "{{.Store.GraphRoot}}|{{.Store.RunRoot}}|{{.Store.VolumeStore.Number}}"]).ok();
+    let out = user
+        .nook(&[
+            "info",
+            "--format",
+            "{{.Store.GraphRoot}}|{{.Store.RunRoot}}|{{.Store.VolumeStore.Number}}",
+        ])
+        .ok();
     let want = format!(
         "{}|{}|0\n",
         user.data_home().join("nook/storage").display(),
@@ -185,41 +280,92 @@ fn info_store_paths(rig: &support::Rig) {
     assert_eq!(out, want);
     let custom = user.home().join("elsewhere");
     let out = user
-        .nook(["--root", &custom.display().to_string(), "info", "--format", "{{.Store.GraphRoot}}"])
+        .nook(&[
+            "--root",
+            &custom.display().to_string(),
+            "info",
+            "--format",
+            "{{.Store.GraphRoot}}",
+        ])
         .ok();
     assert_eq!(out.trim_end(), custom.display().to_string());
 }
 
 fn format_json_and_errors(rig: &support::Rig) {
     let user = rig.user();
-    let json = user.nook(["info", "--format", "json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
-    assert_eq!(v["Host"]["Rootless"], serde_json::Value::Bool(!user.is_root()));
+    let json = user.nook(&["info", "--format", "json"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(
+        v["Host"]["Rootless"],
+        serde_json::Value::Bool(!user.is_root())
+    );
     assert!(v["Store"]["GraphDriverName"].is_string());
     let table = user
-        .nook(["info", "--format", "table {{.Host.Arch}}\t{{upper .Host.OS}}"])
+        .nook(&[
+            "info",
+            "--format",
+            "table {{.Host.Arch}}\t{{upper .Host.OS}}",
+        ])
         .ok();
     let mut lines = table.lines();
-    assert_eq!(lines.next().map(str::split_whitespace).map(Iterator::collect::<Vec<_>>), Some(vec!["ARCH", "OS"]));
-    assert!(lines.next().is_some_and(|l| l.ends_with("LINUX")), "{table}");
-    let bad = user.nook(["info", "--format", "{{.Host.Rootles}}"]);
+    assert_eq!(
+        lines
+            .next()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>),
+        Some(vec!["ARCH", "OS"])
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.ends_with("LINUX")),
+        "{table}"
+    );
+    let bad = user.nook(&["info", "--format", "{{.Host.Rootles}}"]);
     assert_eq!(bad.code(), 125);
-    assert!(bad.stderr().contains("can't evaluate field Rootles"), "{}", bad.stderr());
-    assert!(bad.stderr().contains("Rootless"), "valid fields should be listed: {}", bad.stderr());
+    assert!(
+        bad.stderr().contains("can't evaluate field Rootles"),
+        "{}",
+        bad.stderr()
+    );
+    assert!(
+        bad.stderr().contains("Rootless"),
+        "valid fields should be listed: {}",
+        bad.stderr()
+    );
 }
 
 fn version(rig: &support::Rig) {
-    let out = rig.user().nook(["version", "--format", "{{.Client.Version}} {{.Client.OsArch}}"]).ok();
-    assert!(out.starts_with(&format!("{} linux/", env!("CARGO_PKG_VERSION"))), "{out}");
-    let plain = rig.user().nook(["version"]).ok();
-    assert!(plain.contains("Rust Version:") && plain.contains("Git Commit:"), "{plain}");
+    let out = rig
+        .user()
+        .nook(&[
+            "version",
+            "--format",
+            "{{.Client.Version}} {{.Client.OsArch}}",
+        ])
+        .ok();
+    assert!(
+        out.starts_with(&format!("{} linux/", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    let plain = rig.user().nook(&["version"]).ok();
+    assert!(
+        plain.contains("Rust Version:") && plain.contains("Git Commit:"),
+        "{plain}"
+    );
 }
 
 fn completions(rig: &support::Rig) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
-    for (shell, file) in [("bash", "nook.bash"), ("zsh", "_nook"), ("fish", "nook.fish")] {
-        let generated = rig.user().nook(["completion", shell]).ok();
+    for (shell, file) in [
+        ("bash", "nook.bash"),
+        ("zsh", "_nook"),
+        ("fish", "nook.fish"),
+    ] {
+        let generated = rig.user().nook(&["completion", shell]).ok();
         let on_disk = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        assert!(generated == on_disk, "completions/{file} is stale: run `nook completion {shell} -f completions/{file}`");
+        assert!(
+            generated == on_disk,
+            "completions/{file} is stale: run `nook completion {shell} -f completions/{file}`"
+        );
     }
 }

@@ -10,12 +10,16 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli;
 mod registry_fixture;
+mod store;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
+    tests.extend(cli::tests());
+    tests.extend(store::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
