@@ -136,6 +136,12 @@ section "cargo build"
 cargo build || die "cargo build"
 
 section "cargo test (unit tests and the integration harness)"
-cargo test || die "cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "cargo test"
+# One closing line over every test binary, so a CI log reader sees the whole count.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 
 section "all checks passed"

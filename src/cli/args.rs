@@ -40,9 +40,9 @@ pub struct GlobalOptions {
     /// Storage driver for container root filesystems
     #[arg(long, global = true, value_name = "DRIVER", value_parser = ["overlay", "fuse", "vfs"])]
     pub storage_driver: Option<String>,
-    /// Log messages at and above this level
-    #[arg(long, global = true, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Warn)]
-    pub log_level: LogLevel,
+    /// Log messages at and above this level [default: nook.conf's, else warn]
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
     /// Cgroup manager to use
     #[arg(long, global = true, value_name = "MANAGER", value_parser = ["systemd", "cgroupfs", "disabled"])]
     pub cgroup_manager: Option<String>,
@@ -59,6 +59,19 @@ pub enum LogLevel {
     Error,
     Fatal,
     Panic,
+}
+
+impl From<crate::store::LogLevel> for LogLevel {
+    fn from(level: crate::store::LogLevel) -> Self {
+        use crate::store::LogLevel as Conf;
+        match level {
+            Conf::Trace => LogLevel::Trace,
+            Conf::Debug => LogLevel::Debug,
+            Conf::Info => LogLevel::Info,
+            Conf::Warn => LogLevel::Warn,
+            Conf::Error => LogLevel::Error,
+        }
+    }
 }
 
 /// The arguments of a command that is not implemented yet, taken verbatim.

@@ -22,7 +22,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(err) => return report_parse_error(&err),
     };
-    init_logging(cli.global.log_level);
+    init_logging(cli.global.log_level.unwrap_or_else(configured_log_level));
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -60,6 +60,14 @@ pub(crate) fn parse_error_text(err: &clap::Error) -> String {
     }
     text.push_str("Try 'nook --help' for more information.\n");
     text
+}
+
+/// `log_level` from nook.conf; a config that does not load is reported later by the store.
+fn configured_log_level() -> LogLevel {
+    let files = crate::store::StoreEnv::from_process().config_files();
+    crate::store::NookConfig::load(&files)
+        .map(|c| c.log_level().into())
+        .unwrap_or_default()
 }
 
 fn init_logging(level: LogLevel) {

@@ -7,7 +7,7 @@
 //! graphroot = "/path"       # overridden by --root
 //! runroot = "/path"         # overridden by --runroot
 //! [engine]
-//! cgroup_manager = "cgroupfs"   # "systemd" | "cgroupfs"; unset = detect
+//! cgroup_manager = "cgroupfs"   # "systemd" | "cgroupfs" | "disabled"; unset = detect
 //! log_level = "warn"            # "trace" | "debug" | "info" | "warn" | "error"
 //! ```
 //!
@@ -202,6 +202,14 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packaged_default_config_parses_to_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/nook.conf");
+        let text = std::fs::read_to_string(&path).expect("packaging/nook.conf");
+        let config = NookConfig::parse(&path, &text).expect("the shipped config must parse");
+        assert_eq!(config, NookConfig::default());
+    }
 
     #[test]
     fn user_file_overrides_system_file() {

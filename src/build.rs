@@ -19,5 +19,6 @@ fn main() {
     println!("cargo:rustc-env=NOOK_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=NOOK_RUST_VERSION={rust_version}");
     println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=src/build.rs");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 }
