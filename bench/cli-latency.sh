@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 user=${BENCH_USER:-nooktest}
 runs=${BENCH_RUNS:-40}
-for tool in hyperfine podman; do
+for tool in hyperfine podman runc; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing: apt-get install $tool" >&2; exit 1; }
 done
 
@@ -24,10 +24,11 @@ if [ "$(id -u)" = 0 ]; then
     id "$user" >/dev/null 2>&1 || { echo "bench: user $user is missing: run ./test.sh first" >&2; exit 1; }
     uid=$(id -u "$user")
     install -d -o "$user" -m 0700 "$work/home" "$work/run"
+    install -d -o "$user" -m 0755 "$work/out"
     as_user() { runuser -u "$user" -- env -i HOME="$work/home" XDG_RUNTIME_DIR="$work/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 else
     uid=$(id -u)
-    mkdir -p "$work/home" "$work/run"
+    mkdir -p "$work/home" "$work/run" "$work/out"
     chmod 0700 "$work/run"
     as_user() { env -i HOME="$work/home" XDG_RUNTIME_DIR="$work/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 fi
@@ -42,8 +43,8 @@ as_user "$nook" info >/dev/null
 bench() { # name, nook command, podman command
     local name=$1 n=$2 p=$3
     as_user hyperfine -N --warmup 3 --runs "$runs" --style basic \
-        --export-json "$work/$name.json" -n "nook $name" "$n" -n "podman $name" "$p" >&2
-    python3 - "$work/$name.json" "$name" <<'PY'
+        --export-json "$work/out/$name.json" -n "nook $name" "$n" -n "podman $name" "$p" >&2
+    python3 - "$work/out/$name.json" "$name" <<'PY'
 import json, sys
 res = {r["command"].split(" ", 1)[0]: r for r in json.load(open(sys.argv[1]))["results"]}
 n, p = res["nook"]["median"] * 1000, res["podman"]["median"] * 1000
