@@ -29,7 +29,7 @@ complete -c nook -n "__fish_nook_needs_command" -l runroot -d 'Path to the run r
 complete -c nook -n "__fish_nook_needs_command" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_needs_command" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_needs_command" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -89,7 +89,7 @@ complete -c nook -n "__fish_nook_using_subcommand run" -l runroot -d 'Path to th
 complete -c nook -n "__fish_nook_using_subcommand run" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand run" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand run" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -106,7 +106,7 @@ complete -c nook -n "__fish_nook_using_subcommand create" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand create" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand create" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand create" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -123,7 +123,7 @@ complete -c nook -n "__fish_nook_using_subcommand start" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand start" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand start" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand start" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -140,7 +140,7 @@ complete -c nook -n "__fish_nook_using_subcommand stop" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand stop" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand stop" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand stop" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -157,7 +157,7 @@ complete -c nook -n "__fish_nook_using_subcommand kill" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand kill" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand kill" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand kill" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -174,7 +174,7 @@ complete -c nook -n "__fish_nook_using_subcommand restart" -l runroot -d 'Path t
 complete -c nook -n "__fish_nook_using_subcommand restart" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand restart" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand restart" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -191,7 +191,7 @@ complete -c nook -n "__fish_nook_using_subcommand rm" -l runroot -d 'Path to the
 complete -c nook -n "__fish_nook_using_subcommand rm" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand rm" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand rm" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -209,7 +209,7 @@ complete -c nook -n "__fish_nook_using_subcommand ps" -l runroot -d 'Path to the
 complete -c nook -n "__fish_nook_using_subcommand ps" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand ps" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand ps" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -229,7 +229,7 @@ complete -c nook -n "__fish_nook_using_subcommand logs" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand logs" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand logs" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand logs" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -246,7 +246,7 @@ complete -c nook -n "__fish_nook_using_subcommand exec" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand exec" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand exec" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand exec" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -263,7 +263,7 @@ complete -c nook -n "__fish_nook_using_subcommand attach" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand attach" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand attach" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand attach" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -280,7 +280,7 @@ complete -c nook -n "__fish_nook_using_subcommand wait" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand wait" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand wait" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand wait" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -297,7 +297,7 @@ complete -c nook -n "__fish_nook_using_subcommand inspect" -l runroot -d 'Path t
 complete -c nook -n "__fish_nook_using_subcommand inspect" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand inspect" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand inspect" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -314,7 +314,7 @@ complete -c nook -n "__fish_nook_using_subcommand top" -l runroot -d 'Path to th
 complete -c nook -n "__fish_nook_using_subcommand top" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand top" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand top" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -331,7 +331,7 @@ complete -c nook -n "__fish_nook_using_subcommand cp" -l runroot -d 'Path to the
 complete -c nook -n "__fish_nook_using_subcommand cp" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand cp" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand cp" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -348,7 +348,7 @@ complete -c nook -n "__fish_nook_using_subcommand port" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand port" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand port" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand port" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -365,7 +365,7 @@ complete -c nook -n "__fish_nook_using_subcommand rename" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand rename" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand rename" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand rename" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -382,7 +382,7 @@ complete -c nook -n "__fish_nook_using_subcommand pause" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand pause" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand pause" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand pause" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -399,7 +399,7 @@ complete -c nook -n "__fish_nook_using_subcommand unpause" -l runroot -d 'Path t
 complete -c nook -n "__fish_nook_using_subcommand unpause" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand unpause" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand unpause" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -416,7 +416,7 @@ complete -c nook -n "__fish_nook_using_subcommand stats" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand stats" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand stats" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand stats" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -433,7 +433,7 @@ complete -c nook -n "__fish_nook_using_subcommand pull" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand pull" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand pull" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand pull" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -450,7 +450,7 @@ complete -c nook -n "__fish_nook_using_subcommand push" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand push" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand push" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand push" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -468,7 +468,7 @@ complete -c nook -n "__fish_nook_using_subcommand images" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand images" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand images" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand images" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -488,7 +488,7 @@ complete -c nook -n "__fish_nook_using_subcommand rmi" -l runroot -d 'Path to th
 complete -c nook -n "__fish_nook_using_subcommand rmi" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand rmi" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand rmi" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -505,7 +505,7 @@ complete -c nook -n "__fish_nook_using_subcommand tag" -l runroot -d 'Path to th
 complete -c nook -n "__fish_nook_using_subcommand tag" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand tag" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand tag" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -522,7 +522,7 @@ complete -c nook -n "__fish_nook_using_subcommand untag" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand untag" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand untag" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand untag" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -539,7 +539,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_sub
 complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -566,7 +566,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -586,7 +586,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -603,7 +603,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -620,7 +620,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -637,7 +637,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -654,7 +654,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -671,7 +671,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from load" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from load" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from load" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -688,7 +688,7 @@ complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcomm
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -714,7 +714,7 @@ complete -c nook -n "__fish_nook_using_subcommand save" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand save" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand save" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand save" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -731,7 +731,7 @@ complete -c nook -n "__fish_nook_using_subcommand load" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand load" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand load" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand load" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -748,7 +748,7 @@ complete -c nook -n "__fish_nook_using_subcommand import" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand import" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand import" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand import" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -765,7 +765,7 @@ complete -c nook -n "__fish_nook_using_subcommand export" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand export" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand export" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand export" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -782,7 +782,7 @@ complete -c nook -n "__fish_nook_using_subcommand commit" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand commit" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand commit" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand commit" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -799,7 +799,7 @@ complete -c nook -n "__fish_nook_using_subcommand build" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand build" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand build" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand build" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -816,7 +816,7 @@ complete -c nook -n "__fish_nook_using_subcommand login" -l runroot -d 'Path to 
 complete -c nook -n "__fish_nook_using_subcommand login" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand login" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand login" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -833,7 +833,7 @@ complete -c nook -n "__fish_nook_using_subcommand logout" -l runroot -d 'Path to
 complete -c nook -n "__fish_nook_using_subcommand logout" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand logout" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand logout" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -850,7 +850,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and not __fish_seen_su
 complete -c nook -n "__fish_nook_using_subcommand volume; and not __fish_seen_subcommand_from create ls rm inspect prune help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and not __fish_seen_subcommand_from create ls rm inspect prune help" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and not __fish_seen_subcommand_from create ls rm inspect prune help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -876,7 +876,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from create" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from create" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -896,7 +896,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from ls" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from ls" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -914,7 +914,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from rm" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -934,7 +934,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from inspect" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -953,7 +953,7 @@ complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand volume; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -977,7 +977,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_su
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1002,7 +1002,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1019,7 +1019,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1036,7 +1036,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1053,7 +1053,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1070,7 +1070,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1087,7 +1087,7 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1112,7 +1112,7 @@ complete -c nook -n "__fish_nook_using_subcommand info" -l runroot -d 'Path to t
 complete -c nook -n "__fish_nook_using_subcommand info" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand info" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand info" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1130,7 +1130,7 @@ complete -c nook -n "__fish_nook_using_subcommand version" -l runroot -d 'Path t
 complete -c nook -n "__fish_nook_using_subcommand version" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand version" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand version" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1147,7 +1147,7 @@ complete -c nook -n "__fish_nook_using_subcommand unshare" -l runroot -d 'Path t
 complete -c nook -n "__fish_nook_using_subcommand unshare" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand unshare" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand unshare" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1164,7 +1164,7 @@ complete -c nook -n "__fish_nook_using_subcommand generate" -l runroot -d 'Path 
 complete -c nook -n "__fish_nook_using_subcommand generate" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand generate" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand generate" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
@@ -1182,7 +1182,7 @@ complete -c nook -n "__fish_nook_using_subcommand completion" -l runroot -d 'Pat
 complete -c nook -n "__fish_nook_using_subcommand completion" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand completion" -l log-level -d 'Log messages at and above this level' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand completion" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
