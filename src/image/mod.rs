@@ -2,4 +2,5 @@
 //! Today it owns the registry configuration (short-name search registries, insecure
 //! registries) read from `registries.conf`.
 
+pub mod digest;
 pub mod registries;
