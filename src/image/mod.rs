@@ -3,4 +3,5 @@
 //! registries) read from `registries.conf`.
 
 pub mod digest;
+pub mod reference;
 pub mod registries;
