@@ -86,7 +86,7 @@ pub struct ImageIndex {
 /// What a manifest fetch returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     Index(ImageIndex),
 }
 
