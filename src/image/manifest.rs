@@ -262,7 +262,7 @@ mod tests {
         );
         let m = parse(body.as_bytes(), "application/json", "img", &d(0)).expect("by field");
         assert!(matches!(m, Manifest::Image(ref i) if i.config.size == 3));
-        let idx = format!(r#"{{"schemaVersion":2,"manifests":[]}}"#);
+        let idx = r#"{"schemaVersion":2,"manifests":[]}"#;
         assert!(matches!(
             parse(idx.as_bytes(), OCI_INDEX, "img", &d(0)),
             Ok(Manifest::Index(_))
