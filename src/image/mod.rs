@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod digest;
+pub mod install;
 pub mod manifest;
+pub mod pull;
 pub mod reference;
 pub mod registries;
