@@ -137,17 +137,17 @@ pub enum Command {
     /// Display a live stream of container resource usage
     Stats(Pending),
     /// Pull an image from a registry
-    Pull(Pending),
+    Pull(PullArgs),
     /// Push an image to a registry
     Push(Pending),
     /// List images in local storage
     Images(ImagesArgs),
     /// Remove one or more images from local storage
-    Rmi(Pending),
+    Rmi(RmiArgs),
     /// Add an additional name to a local image
-    Tag(Pending),
+    Tag(TagArgs),
     /// Remove a name from a local image
-    Untag(Pending),
+    Untag(UntagArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -211,8 +211,121 @@ pub struct ImagesArgs {
     /// Do not truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output (reference=, dangling=true|false, label=)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
     #[command(flatten)]
     pub format: FormatArg,
+    /// Only show images matching this reference
+    pub reference: Option<String>,
+}
+
+/// Registry access flags shared by pull, push, login.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryFlags {
+    /// Require HTTPS and verify certificates (false allows plain HTTP)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH")]
+    pub authfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The image to pull (name[:tag][@digest])
+    pub image: String,
+    /// Suppress progress output; print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pull the image for this platform (os/arch[/variant])
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Pull the image for this architecture
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Pull the image for this OS
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// Pull the image for this architecture variant
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
+    /// Number of layers downloaded at once
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub jobs: usize,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Images to remove (id, id prefix or name)
+    pub images: Vec<String>,
+    /// Remove all images
+    #[arg(short, long)]
+    pub all: bool,
+    /// Force removal: remove the image even when it has other names
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not error when an image does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image to tag
+    pub image: String,
+    /// New names for it
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagArgs {
+    /// The image to untag
+    pub image: String,
+    /// Names to remove (all when none are given)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Images to inspect
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The image
+    pub image: String,
+    /// Display sizes and dates in raw form
+    #[arg(long)]
+    pub human: Option<bool>,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Display only the ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove all images not used by containers, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,14 +333,20 @@ pub enum ImageCommand {
     /// List images in local storage
     #[command(alias = "list")]
     Ls(ImagesArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
     /// Remove one or more images from local storage
-    Rm(Pending),
+    Rm(RmiArgs),
     /// Display the configuration of an image
-    Inspect(Pending),
+    Inspect(ImageInspectArgs),
     /// Show history of a specified image
-    History(Pending),
+    History(HistoryArgs),
     /// Remove unused images
-    Prune(Pending),
+    Prune(ImagePruneArgs),
+    /// Add an additional name to a local image
+    Tag(TagArgs),
+    /// Remove a name from a local image
+    Untag(UntagArgs),
     /// Save image(s) to an archive
     Save(Pending),
     /// Load image(s) from a tar archive

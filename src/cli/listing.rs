@@ -103,6 +103,12 @@ pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> 
     let store = Store::open(&super::store_options(global))?;
     let mut images = store.images().list()?;
     images.sort_by(|a, b| b.created.cmp(&a.created));
+    let mut filters = args.filters.clone();
+    if let Some(r) = &args.reference {
+        filters.push(format!("reference={r}"));
+    }
+    let filter = ImageFilter::parse(&filters)?;
+    images.retain(|img| filter.matches(&store, img));
     if args.quiet {
         for img in &images {
             println!("{}", short_id(&img.id, args.no_trunc));
@@ -122,6 +128,62 @@ pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> 
         },
     )?;
     Ok(0)
+}
+
+/// `images --filter`: `reference=`, `dangling=`, `label=`; all must match.
+struct ImageFilter {
+    references: Vec<String>,
+    dangling: Option<bool>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl ImageFilter {
+    fn parse(filters: &[String]) -> anyhow::Result<ImageFilter> {
+        let mut f = ImageFilter { references: Vec::new(), dangling: None, labels: Vec::new() };
+        for item in filters {
+            let (key, value) = item.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid filter \"{item}\": use KEY=VALUE"))?;
+            match key {
+                "reference" => f.references.push(value.to_string()),
+                "dangling" => f.dangling = Some(value.parse().map_err(|_| anyhow::anyhow!("invalid filter \"{item}\": dangling takes true or false"))?),
+                "label" => {
+                    let (k, v) = value.split_once('=').map_or((value, None), |(k, v)| (k, Some(v.to_string())));
+                    f.labels.push((k.to_string(), v));
+                }
+                other => anyhow::bail!("invalid filter \"{other}\": images filters are reference, dangling and label"),
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, store: &Store, img: &ImageRecord) -> bool {
+        let refs_ok = self.references.is_empty()
+            || self.references.iter().any(|r| img.names.iter().any(|n| reference_matches(r, n)));
+        let dangling_ok = self.dangling.is_none_or(|d| d == img.names.is_empty());
+        let labels_ok = self.labels.is_empty() || {
+            let labels = crate::engine::image::config_of(store, img).ok().and_then(|c| c.config.labels).unwrap_or_default();
+            self.labels.iter().all(|(k, v)| labels.get(k).is_some_and(|have| v.as_ref().is_none_or(|v| v == have)))
+        };
+        refs_ok && dangling_ok && labels_ok
+    }
+}
+
+/// Whether `pattern` (a name, short name or `*` glob) matches the image name `name`.
+fn reference_matches(pattern: &str, name: &str) -> bool {
+    let (repo, tag) = split_name(name);
+    let pattern_has_tag = pattern.rsplit('/').next().is_some_and(|last| last.contains(':'));
+    let subject = if pattern_has_tag { format!("{repo}:{tag}") } else { repo };
+    glob_match(pattern, &subject) || subject.ends_with(&format!("/{pattern}")) && !pattern.contains('*')
+}
+
+/// `*` matches any run of characters (not `/`... as Podman's path.Match would, kept simple: any).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(after) = text.strip_prefix(head) else { return false };
+            (0..=after.len()).any(|i| after.is_char_boundary(i) && glob_match(rest, &after[i..]))
+        }
+    }
 }
 
 /// One row per name (`repo:tag`), or one `<none>` row for an untagged image, as Podman lists.
@@ -160,6 +222,17 @@ fn split_name(name: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_filters_match_short_and_glob_names() {
+        let n = "docker.io/library/busybox:latest";
+        assert!(reference_matches("busybox", n));
+        assert!(reference_matches("busybox:latest", n));
+        assert!(!reference_matches("busybox:1", n));
+        assert!(reference_matches("docker.io/library/busy*", n));
+        assert!(!reference_matches("box", n));
+        assert!(!reference_matches("alpine", n));
+    }
 
     #[test]
     fn splits_names_with_registry_ports() {

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod format;
 mod human;
+mod image;
 mod listing;
 mod output;
 mod system;
@@ -87,6 +88,16 @@ fn init_logging(level: LogLevel) {
         .try_init();
 }
 
+/// Asks `prompt` on stdout and reads a yes/no answer from stdin (no answer = no).
+pub(crate) fn confirm(prompt: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// The store flags of the global options.
 pub(crate) fn store_options(global: &args::GlobalOptions) -> crate::store::StoreOptions {
     crate::store::StoreOptions {
@@ -112,6 +123,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             listing::images(&global, &args)
         }
         Command::Volume(cmd) => volume::run(&global, cmd),
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => image::pull(&global, &args),
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => image::rmi(&global, &args),
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => image::tag(&global, &args),
+        Command::Untag(args) | Command::Image(ImageCommand::Untag(args)) => image::untag(&global, &args),
+        Command::Image(ImageCommand::Inspect(args)) => image::inspect(&global, &args),
+        Command::Image(ImageCommand::History(args)) => image::history(&global, &args),
+        Command::Image(ImageCommand::Prune(args)) => image::prune(&global, &args),
         Command::Info(fmt) | Command::System(SystemCommand::Info(fmt)) => {
             system::info(&global, &fmt)
         }

@@ -1,7 +1,6 @@
 //! `nook volume create|ls|rm|inspect|prune`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 
 use anyhow::Context;
 
@@ -91,7 +90,12 @@ pub fn run(global: &GlobalOptions, command: VolumeCommand) -> anyhow::Result<i32
             }
         }
         VolumeCommand::Prune(args) => {
-            if !args.force && !confirm_prune()? {
+            if !args.force
+                && !super::confirm(
+                    "WARNING! This will remove all volumes not used by at least one container.\n\
+                     Are you sure you want to continue? [y/N] ",
+                )?
+            {
                 return Ok(0);
             }
             for name in volume::prune(&store, &args.filters)? {
@@ -114,20 +118,6 @@ fn key_values(flag: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, S
             Ok((k.to_string(), v.to_string()))
         })
         .collect()
-}
-
-fn confirm_prune() -> anyhow::Result<bool> {
-    print!(
-        "WARNING! This will remove all volumes not used by at least one container. The following \
-         volumes will be removed:\nAre you sure you want to continue? [y/N] "
-    );
-    std::io::stdout().flush().context("writing prompt")?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading answer")?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 mod support;
 
 mod cli;
+mod pull;
 mod registry_fixture;
 mod store;
 
@@ -19,6 +20,7 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(pull::tests());
     tests.extend(store::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
