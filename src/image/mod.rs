@@ -3,5 +3,6 @@
 //! registries) read from `registries.conf`.
 
 pub mod digest;
+pub mod layer;
 pub mod reference;
 pub mod registries;
