@@ -556,10 +556,12 @@ impl Applier<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), LayerError> {
-        let h = entry.header();
-        let dev_err = |e: io::Error| entry_error(shown, "reading its device numbers", e);
-        let major = h.device_major().map_err(dev_err)?.unwrap_or(0);
-        let minor = h.device_minor().map_err(dev_err)?.unwrap_or(0);
+        let (major, minor) = if kind == tar::EntryType::Fifo {
+            (0, 0)
+        } else {
+            device_numbers(entry.header())
+                .map_err(|e| entry_error(shown, "reading its device numbers", e))?
+        };
         let (sflag, what) = match kind {
             tar::EntryType::Char => (SFlag::S_IFCHR, "character device"),
             tar::EntryType::Block => (SFlag::S_IFBLK, "block device"),
@@ -701,6 +703,24 @@ impl Applier<'_> {
     fn unmapped(&mut self, note: String) {
         push_note(&mut self.unmapped, &mut self.omitted, note);
     }
+}
+
+/// Major and minor from the header; fields left all NUL (as some writers do) count as 0.
+fn device_numbers(h: &tar::Header) -> io::Result<(u32, u32)> {
+    let raw: Option<(&[u8], &[u8])> = h
+        .as_gnu()
+        .map(|g| (&g.dev_major[..], &g.dev_minor[..]))
+        .or_else(|| h.as_ustar().map(|u| (&u.dev_major[..], &u.dev_minor[..])));
+    let blank = |f: &[u8]| f.iter().all(|&b| b == 0 || b == b' ');
+    let pick = |r: io::Result<Option<u32>>, field: Option<&[u8]>| match r {
+        Ok(v) => Ok(v.unwrap_or(0)),
+        Err(_) if field.is_some_and(blank) => Ok(0),
+        Err(e) => Err(e),
+    };
+    Ok((
+        pick(h.device_major(), raw.map(|r| r.0))?,
+        pick(h.device_minor(), raw.map(|r| r.1))?,
+    ))
 }
 
 fn push_note(list: &mut Vec<String>, omitted: &mut u64, note: String) {
