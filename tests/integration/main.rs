@@ -11,6 +11,7 @@
 mod support;
 
 mod cli;
+mod layer_apply;
 mod registry_fixture;
 mod store;
 
@@ -20,6 +21,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
     tests.extend(store::tests());
+    tests.extend(layer_apply::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
