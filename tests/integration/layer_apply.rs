@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use nook::image::digest::Digest;
 use nook::image::layer::{apply_tar, ApplyOptions, ApplyReport};
 use nook::userns::mapped::{run_in_userns, IdMapping};
-use nook::userns::subid::{ranges_in_file, Owner};
+use nook::userns::subid::{ranges_in_file, Owner, SubIdRange};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tar::{EntryType, Header};
 
 use crate::support::{self, Rig, Trial};
@@ -22,6 +24,10 @@ pub fn tests() -> Vec<Trial> {
     vec![
         support::root_only("layer_apply::rootless_in_a_mapped_user_namespace", rootless),
         support::root_only("layer_apply::as_root_directly", as_root),
+        support::root_only(
+            "layer_apply::newuidmap_refusal_names_the_helper_and_the_fix",
+            newuidmap_refusal,
+        ),
     ]
 }
 
@@ -162,10 +168,12 @@ fn scratch(rig: &Rig, name: &str, uid: u32, gid: u32) -> PathBuf {
 
 type Outcome = (ApplyReport, ApplyReport, Vec<String>);
 
-/// Forks, drops to `uid:gid` in the child, applies both layers in the mapped user namespace
-/// and lists the overlay of the two; returns what the child sent back.
-fn apply_as_user(uid: u32, gid: u32, dir: &Path) -> Result<Outcome, String> {
-    let (base, top) = (base_layer(), top_layer());
+/// Forks, drops to `uid:gid` in the child, runs `job` there and returns what it sent back.
+fn as_user<T: Serialize + DeserializeOwned>(
+    uid: u32,
+    gid: u32,
+    job: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
     let (mut rx, tx) = {
         let (r, w) = nix::unistd::pipe().expect("pipe");
         (fs::File::from(r), fs::File::from(w))
@@ -177,11 +185,7 @@ fn apply_as_user(uid: u32, gid: u32, dir: &Path) -> Result<Outcome, String> {
             drop(rx);
             // SAFETY: alarm only arms a timer: a hung child dies instead of hanging the suite.
             unsafe { libc::alarm(120) };
-            let result = drop_to(uid, gid).and_then(|()| {
-                let mapping = IdMapping::for_current_user().map_err(|e| e.to_string())?;
-                run_in_userns(&mapping, || rootless_job(&base, &top, dir))
-                    .map_err(|e| e.to_string())
-            });
+            let result = drop_to(uid, gid).and_then(|()| job());
             let mut tx = tx;
             let code = match serde_json::to_vec(&result).map(|json| tx.write_all(&json)) {
                 Ok(Ok(())) => 0,
@@ -195,10 +199,19 @@ fn apply_as_user(uid: u32, gid: u32, dir: &Path) -> Result<Outcome, String> {
             let mut json = Vec::new();
             rx.read_to_end(&mut json).expect("read result");
             let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
-            serde_json::from_slice::<Result<Outcome, String>>(&json)
+            serde_json::from_slice::<Result<T, String>>(&json)
                 .unwrap_or_else(|e| panic!("child ({status:?}) sent no result: {e}"))
         }
     }
+}
+
+/// As `uid:gid`: applies both layers in the user's mapped namespace and lists their union.
+fn apply_as_user(uid: u32, gid: u32, dir: &Path) -> Result<Outcome, String> {
+    let (base, top) = (base_layer(), top_layer());
+    as_user(uid, gid, || {
+        let mapping = IdMapping::for_current_user().map_err(|e| e.to_string())?;
+        run_in_userns(&mapping, || rootless_job(&base, &top, dir)).map_err(|e| e.to_string())
+    })
 }
 
 fn drop_to(uid: u32, gid: u32) -> Result<(), String> {
@@ -381,4 +394,27 @@ fn as_root(rig: &Rig) {
     assert_eq!(opaque_xattr(&top.join("b"), "user.overlay.opaque"), None);
     let gone = fs::symlink_metadata(top.join("a/gone")).expect("whiteout");
     assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
+}
+
+/// Ranges the user was never granted: newuidmap refuses, and the error carries its stderr
+/// and the fix.
+fn newuidmap_refusal(rig: &Rig) {
+    let user = rig.user();
+    let (uid, gid, name) = (user.uid(), user.gid(), user.name().to_string());
+    let err = as_user(uid, gid, || {
+        let bogus = [SubIdRange {
+            start: 900_000,
+            count: 10,
+        }];
+        let mapping =
+            IdMapping::from_ranges(&name, uid, gid, &bogus, &bogus).map_err(|e| e.to_string())?;
+        run_in_userns(&mapping, || Ok(nix::unistd::geteuid().as_raw())).map_err(|e| e.to_string())
+    })
+    .expect_err("newuidmap must refuse ranges outside /etc/subuid");
+    assert!(err.contains("newuidmap failed"), "{err}");
+    assert!(err.contains("900000"), "the command line is shown: {err}");
+    assert!(
+        err.contains("/etc/subuid") && err.contains("usermod --add-subuids"),
+        "{err}"
+    );
 }
