@@ -237,7 +237,8 @@ fn translate(kind: MappingKind, map: &[IdMap], id: u64) -> Option<u64> {
 /// caller may be multi-threaded, but the child inherits only the calling thread, and any lock
 /// another thread held at the fork stays held in the child: the job must not take locks the
 /// parent's other threads use (the store lock, stdout/stderr while another thread prints).
-/// glibc's malloc is safe after fork. The child gets SIGKILL if the parent dies.
+/// glibc's malloc is safe after fork. The child gets SIGKILL if the parent dies. Processes
+/// the job forks without exec'ing keep the result pipe open: the call returns when they exit.
 pub fn run_in_userns<T, F>(mapping: &IdMapping, job: F) -> Result<T, UsernsError>
 where
     T: Serialize + DeserializeOwned,

@@ -2,9 +2,15 @@
 //! stream's magic bytes) and a streaming decompressor over a [`BufRead`].
 //!
 //! A media type that lies about the content (gzip bytes under `...tar+zstd`, plain bytes
-//! under `...tar+gzip`) is refused, as is a media type that is not a layer at all. Truncated
-//! gzip or zstd streams surface as read errors: gzip's trailer (CRC-32 and length) is checked
-//! by flate2, and a zstd frame cut short fails with "incomplete frame".
+//! under `...tar+gzip`) is refused, as is a media type that is not a layer at all.
+//!
+//! Truncation (checked in the tests, flate2 1.1 / zstd 0.14): a gzip stream cut anywhere,
+//! even just before its 8-byte trailer, fails when read to its end (flate2 reads and checks the
+//! trailer's CRC-32 and length, and a missing trailer is `UnexpectedEof`); a zstd frame cut
+//! short fails at its end too. Garbage after the last gzip member is an error. The errors are
+//! reworded to name the compression ("gzip stream is truncated or corrupt: ..."). Reading the
+//! decompressed stream to its very end, as [`super::apply_tar`] does, is what triggers the
+//! trailer checks.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
@@ -178,7 +184,8 @@ pub fn open_layer<'a, R: BufRead + 'a>(
     decompress(reader, compression)
 }
 
-/// Names the compression in read errors so a truncated or corrupt blob says what it was.
+/// Rewords decoder errors to name the compression, so a truncated or corrupt blob says what
+/// it was; the decoders themselves detect truncation (see the module doc).
 struct NamedErrors<R> {
     inner: R,
     compression: Compression,
