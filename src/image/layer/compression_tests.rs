@@ -34,10 +34,10 @@ fn read_all(media_type: &str, blob: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-const OCI_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-const OCI_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const OCI_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-const DOCKER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+use crate::image::manifest::{
+    DOCKER_LAYER_GZIP as DOCKER_GZIP, OCI_LAYER_GZIP as OCI_GZIP, OCI_LAYER_TAR as OCI_TAR,
+    OCI_LAYER_ZSTD as OCI_ZSTD,
+};
 
 #[test]
 fn media_types_map_to_compressions() {
