@@ -77,13 +77,8 @@ pub struct IdMappings {
     pub gid_map: Vec<IdMap>,
 }
 
-/// One line of a uid/gid map, as Podman prints it.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct IdMap {
-    pub container_id: u64,
-    pub host_id: u64,
-    pub size: u64,
-}
+/// One line of a uid/gid map (defined with the user namespace code).
+pub use crate::userns::mapped::IdMap;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -257,8 +252,8 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let id_mappings = if rootless {
         IdMappings {
-            uid_map: id_map(uid.as_raw(), &sub_uids),
-            gid_map: id_map(gid.as_raw(), &sub_gids),
+            uid_map: IdMap::stack(uid.as_raw(), &sub_uids),
+            gid_map: IdMap::stack(gid.as_raw(), &sub_gids),
         }
     } else {
         IdMappings {
@@ -300,25 +295,6 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
     }
 }
 
-/// Podman's rootless map: container 0 is the user, 1.. come from the subordinate ranges.
-fn id_map(own: u32, ranges: &[SubIdRange]) -> Vec<IdMap> {
-    let mut map = vec![IdMap {
-        container_id: 0,
-        host_id: u64::from(own),
-        size: 1,
-    }];
-    let mut next = 1;
-    for r in ranges {
-        map.push(IdMap {
-            container_id: next,
-            host_id: r.start,
-            size: r.count,
-        });
-        next += r.count;
-    }
-    map
-}
-
 fn distribution(os_release: &str) -> Distribution {
     let field = |key: &str| {
         os_release
@@ -354,38 +330,6 @@ fn uptime() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rootless_id_map_stacks_ranges_after_the_user() {
-        let ranges = [
-            SubIdRange {
-                start: 100000,
-                count: 65536,
-            },
-            SubIdRange { start: 5, count: 2 },
-        ];
-        assert_eq!(
-            id_map(1000, &ranges),
-            vec![
-                IdMap {
-                    container_id: 0,
-                    host_id: 1000,
-                    size: 1
-                },
-                IdMap {
-                    container_id: 1,
-                    host_id: 100000,
-                    size: 65536
-                },
-                IdMap {
-                    container_id: 65537,
-                    host_id: 5,
-                    size: 2
-                },
-            ]
-        );
-        assert_eq!(id_map(7, &[]).len(), 1);
-    }
 
     #[test]
     fn parses_os_release_and_meminfo() {

@@ -4,7 +4,11 @@
 
 pub mod config;
 pub mod digest;
+<<<<<<< HEAD
 pub mod install;
+=======
+pub mod layer;
+>>>>>>> layer
 pub mod manifest;
 pub mod pull;
 pub mod reference;

@@ -3,4 +3,5 @@
 //! and (with the runtime issue) the long-lived per-user namespace every CLI call joins.
 
 pub mod helpers;
+pub mod mapped;
 pub mod subid;

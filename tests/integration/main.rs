@@ -11,6 +11,7 @@
 mod support;
 
 mod cli;
+mod layer_apply;
 mod pull;
 mod registry_fixture;
 mod store;
@@ -22,6 +23,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(cli::tests());
     tests.extend(pull::tests());
     tests.extend(store::tests());
+    tests.extend(layer_apply::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
