@@ -175,8 +175,9 @@ fn apply_one(blob: &Path, dest: &Path, media_type: &str, xattr: OverlayXattr) ->
     }
     std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
     let file = std::fs::File::open(blob).map_err(|e| format!("opening {}: {e}", blob.display()))?;
-    let stream = layer::decompressed(std::io::BufReader::with_capacity(1 << 20, file), media_type).map_err(|e| e.to_string())?;
-    let report = layer::apply_tar(stream, dest, &ApplyOptions { xattr_prefix: xattr, ..Default::default() }).map_err(|e| e.to_string())?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let report = layer::apply_layer(media_type, reader, dest, &ApplyOptions { xattr_prefix: xattr })
+        .map_err(|e| e.to_string())?;
     for note in &report.skipped {
         tracing::info!("{}: {note}", dest.display());
     }

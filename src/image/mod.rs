@@ -1,14 +1,11 @@
-//! Images: references and short names, the registry client, layer apply and archives.
-//! Today it owns the registry configuration (short-name search registries, insecure
-//! registries) read from `registries.conf`.
+//! Images: references and short names ([`reference`]), manifests and configs, the registry
+//! client, pulling ([`pull`]) and installing ([`install`]) images into the store, and applying
+//! layer tars safely ([`layer`]). Registry settings come from `registries.conf` ([`registries`]).
 
 pub mod config;
 pub mod digest;
-<<<<<<< HEAD
 pub mod install;
-=======
 pub mod layer;
->>>>>>> layer
 pub mod manifest;
 pub mod pull;
 pub mod reference;
