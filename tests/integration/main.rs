@@ -11,7 +11,10 @@
 mod support;
 
 mod cli;
+mod fake_registry;
+mod registry_client;
 mod registry_fixture;
+mod registry_login;
 mod store;
 
 fn main() -> std::process::ExitCode {
@@ -20,6 +23,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
     tests.extend(store::tests());
+    tests.extend(registry_client::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

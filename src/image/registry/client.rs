@@ -661,11 +661,14 @@ fn transport_error(
     e: &ureq::Error,
     insecure: bool,
 ) -> RegistryError {
-    let hint = match e {
-        ureq::Error::Tls(_) | ureq::Error::Protocol(_) if !insecure => {
-            " (if it serves plain HTTP or a self-signed certificate, use --tls-verify=false or mark it insecure in registries.conf)"
-        }
-        _ => "",
+    // A TLS failure, or a server that hangs up on the handshake, is how a plain-HTTP or
+    // self-signed registry looks from here; refusals and DNS failures are something else.
+    let refused = matches!(e, ureq::Error::HostNotFound | ureq::Error::ConnectionFailed)
+        || matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+    let hint = if url.starts_with("https://") && !insecure && !refused {
+        " (if it serves plain HTTP or a self-signed certificate, use --tls-verify=false or mark it insecure in registries.conf)"
+    } else {
+        ""
     };
     transport(
         registry,
