@@ -115,6 +115,21 @@ fn blobs(rig: &Rig) {
             );
         }
     }
+    // One client shared by worker threads, as pull uses it.
+    let fx = rig.layered();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (c, fx) = (&c, fx);
+            s.spawn(move || {
+                for d in fx.layer_digests.iter().skip(t % 2) {
+                    let digest: Digest = d.parse().unwrap();
+                    let r = c.get_blob_verified(&fx.registry, &fx.name, &digest, None);
+                    read_all(r.unwrap()).unwrap_or_else(|e| panic!("thread {t}: {e}"));
+                }
+            });
+        }
+    });
+
     let fx = rig.busybox();
     let layer: Digest = fx.layer_digests[0].parse().unwrap();
     let config: Digest = fx.config_digest.parse().unwrap();

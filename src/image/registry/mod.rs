@@ -16,6 +16,7 @@
 
 pub mod auth;
 mod client;
+mod transport;
 mod upload;
 
 use std::io::{self, Read};

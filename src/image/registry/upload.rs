@@ -5,7 +5,7 @@ use std::io::Read;
 
 use ureq::http::Method;
 
-use super::client::{header, read_small, url_encode, Req, ReqBody, Response, Target};
+use super::transport::{header, read_small, url_encode, Req, ReqBody, Response, Target};
 use super::{RegistryClient, RegistryError};
 use crate::image::digest::{Digest, DigestReader};
 use crate::image::reference::Reference;
