@@ -125,7 +125,7 @@ impl<R: Read> DigestReader<R> {
     }
 
     /// Bytes read so far.
-    pub fn bytes(&self) -> u64 {
+    pub fn bytes_read(&self) -> u64 {
         self.bytes
     }
 

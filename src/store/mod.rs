@@ -37,6 +37,7 @@
 //! leftover temporary files.
 
 pub mod atomic;
+pub mod blobs;
 pub mod config;
 mod error;
 pub mod lock;
@@ -52,6 +53,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub use atomic::{write_atomic, write_json_atomic};
+pub use blobs::{BlobError, BlobStore};
 pub use config::{CgroupManager, ConfigError, LogLevel, NookConfig, StorageDriver};
 pub use error::StoreError;
 pub use lock::{LockGuard, LockKind, LockMode};
@@ -133,6 +135,7 @@ impl Store {
             recovery: RecoveryReport::default(),
         };
         store.recovery = recover::recover(&store)?;
+        store.blobs().remove_stale_temps();
         Ok(store)
     }
 
@@ -193,6 +196,11 @@ impl Store {
             LockKind::Work,
             LockMode::Exclusive,
         )
+    }
+
+    /// The content-addressed blob store (compressed layers, configs, manifests).
+    pub fn blobs(&self) -> BlobStore {
+        BlobStore::new(&self.paths.graph_root)
     }
 
     /// Counts for `nook info`.

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use nook::image::authfile::{AuthEntry, AuthFilePaths, Credentials};
 use nook::image::digest::Digest;
+use nook::image::manifest::OCI_MANIFEST;
 use nook::image::reference::Reference;
-use nook::image::registry::{
-    ClientOptions, RegistryClient, RegistryError, VerifiedReader, OCI_MANIFEST,
-};
+use nook::image::registry::{ClientOptions, RegistryClient, RegistryError, VerifiedReader};
 use serde_json::{json, Value};
 
 use crate::fake_registry::{FakeResponse, FakeServer};

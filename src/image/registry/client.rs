@@ -12,11 +12,9 @@ use ureq::Agent;
 
 use super::auth::{Challenge, TokenCache};
 use super::transport::{error_message, header, read_small, transport, Req, Target};
-use super::{
-    ClientOptions, FetchedManifest, RegistryError, VerifiedReader, MANIFEST_TYPES,
-    MAX_MANIFEST_BYTES,
-};
+use super::{ClientOptions, FetchedManifest, RegistryError, VerifiedReader, MAX_MANIFEST_BYTES};
 use crate::image::digest::Digest;
+use crate::image::manifest::ACCEPTED;
 use crate::image::reference::Reference;
 
 /// A registry client; see the module documentation.
@@ -69,7 +67,7 @@ impl RegistryClient {
         self.with_retries(|| {
             let req = Req::new(Method::GET, &r.registry, Target::Path(path.clone()), &what)
                 .repo(&r.repository, false)
-                .header("Accept", MANIFEST_TYPES.join(", "));
+                .header("Accept", ACCEPTED.join(", "));
             let resp = self.send(req)?;
             match resp.status().as_u16() {
                 200 => {}

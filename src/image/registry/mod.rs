@@ -28,22 +28,6 @@ use super::authfile::Credentials;
 use super::digest::{Digest, DigestReader};
 use super::registries::RegistriesConfig;
 
-/// Docker image manifest, schema 2.
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Docker manifest list (multi-platform).
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image index (multi-platform).
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Every manifest type nook understands, as sent in `Accept`.
-pub const MANIFEST_TYPES: [&str; 4] = [
-    OCI_INDEX,
-    DOCKER_MANIFEST_LIST,
-    OCI_MANIFEST,
-    DOCKER_MANIFEST,
-];
-
 /// Largest manifest accepted (containers/image uses the same limit).
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
@@ -85,7 +69,7 @@ impl Default for ClientOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedManifest {
     pub bytes: Vec<u8>,
-    /// The `Content-Type` (one of [`MANIFEST_TYPES`], or whatever the registry said).
+    /// The `Content-Type` (one of [`super::manifest::ACCEPTED`], or whatever the registry said).
     pub media_type: String,
     /// sha256 of `bytes`, already checked against the registry's and the reference's digest.
     pub digest: Digest,
@@ -211,7 +195,7 @@ impl<R: Read> Read for VerifiedReader<R> {
             return Ok(0);
         };
         let n = inner.read(buf)?;
-        let read = DigestReader::bytes(inner);
+        let read = inner.bytes_read();
         if let Some(size) = self.size.filter(|&s| read > s) {
             return Err(self.fail(RegistryError::SizeMismatch {
                 what: self.what.clone(),
