@@ -811,6 +811,11 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand build" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand build" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand login" -s u -l username -d 'Username for the registry (prompted for on a terminal when missing)' -r
+complete -c nook -n "__fish_nook_using_subcommand login" -s p -l password -d 'Password for the registry (prompted for, without echo, when missing)' -r
+complete -c nook -n "__fish_nook_using_subcommand login" -l authfile -d 'Path of the auth file [default: $XDG_RUNTIME_DIR/containers/auth.json]' -r -F
+complete -c nook -n "__fish_nook_using_subcommand login" -l tls-verify -d 'Require HTTPS and verify certificates (false also allows plain HTTP)' -r -f -a "true\t''
+false\t''"
 complete -c nook -n "__fish_nook_using_subcommand login" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand login" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand login" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -826,8 +831,12 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand login" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand login" -l password-stdin -d 'Read the password from standard input'
+complete -c nook -n "__fish_nook_using_subcommand login" -l get-login -d 'Print the username stored for the registry and exit'
+complete -c nook -n "__fish_nook_using_subcommand login" -s v -l verbose -d 'Print the auth file used'
 complete -c nook -n "__fish_nook_using_subcommand login" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand login" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand logout" -l authfile -d 'Path of the auth file [default: $XDG_RUNTIME_DIR/containers/auth.json]' -r -F
 complete -c nook -n "__fish_nook_using_subcommand logout" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand logout" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand logout" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -843,6 +852,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand logout" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand logout" -s a -l all -d 'Remove the credentials of every registry'
 complete -c nook -n "__fish_nook_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand logout" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand volume; and not __fish_seen_subcommand_from create ls rm inspect prune help" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F

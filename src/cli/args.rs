@@ -164,9 +164,9 @@ pub enum Command {
     /// Build an image using instructions from Containerfiles
     Build(Pending),
     /// Log in to a container registry
-    Login(Pending),
+    Login(super::login::LoginArgs),
     /// Log out of a container registry
-    Logout(Pending),
+    Logout(super::login::LogoutArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),

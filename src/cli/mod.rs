@@ -7,6 +7,7 @@ pub mod format;
 mod human;
 mod image;
 mod listing;
+pub mod login;
 mod output;
 mod system;
 mod volume;
@@ -134,6 +135,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             system::info(&global, &fmt)
         }
         Command::Version(fmt) => system::version(&fmt),
+        Command::Login(args) => login::login(&global, &args),
+        Command::Logout(args) => login::logout(&global, &args),
         Command::Completion(args) => system::completion(&args),
         other => Err(not_implemented(&command_name(&other))),
     }

@@ -1,7 +1,9 @@
 //! Images: references and short names ([`reference`]), manifests and configs, the registry
-//! client, pulling ([`pull`]) and installing ([`install`]) images into the store, and applying
-//! layer tars safely ([`layer`]). Registry settings come from `registries.conf` ([`registries`]).
+//! client ([`registry`]) and its credentials ([`authfile`]), pulling ([`pull`]) and installing
+//! ([`install`]) images into the store, and applying layer tars safely ([`layer`]). Registry
+//! settings come from `registries.conf` ([`registries`]).
 
+pub mod authfile;
 pub mod config;
 pub mod digest;
 pub mod install;
@@ -10,3 +12,4 @@ pub mod manifest;
 pub mod pull;
 pub mod reference;
 pub mod registries;
+pub mod registry;

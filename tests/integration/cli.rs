@@ -78,8 +78,6 @@ const PENDING: &[&[&str]] = &[
     &["export", "x"],
     &["commit", "x"],
     &["build", "."],
-    &["login", "localhost"],
-    &["logout", "localhost"],
     &["unshare", "id"],
     &["generate", "systemd", "x"],
     &["image", "save", "a"],

@@ -11,9 +11,12 @@
 mod support;
 
 mod cli;
+mod fake_registry;
 mod layer_apply;
 mod pull;
+mod registry_client;
 mod registry_fixture;
+mod registry_login;
 mod store;
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +27,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(pull::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
+    tests.extend(registry_client::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
