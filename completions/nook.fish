@@ -428,6 +428,14 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand pull" -l platform -d 'Pull the image for this platform (os/arch[/variant])' -r
+complete -c nook -n "__fish_nook_using_subcommand pull" -l arch -d 'Pull the image for this architecture' -r
+complete -c nook -n "__fish_nook_using_subcommand pull" -l os -d 'Pull the image for this OS' -r
+complete -c nook -n "__fish_nook_using_subcommand pull" -l variant -d 'Pull the image for this architecture variant' -r
+complete -c nook -n "__fish_nook_using_subcommand pull" -l jobs -d 'Number of layers downloaded at once' -r
+complete -c nook -n "__fish_nook_using_subcommand pull" -l tls-verify -d 'Require HTTPS and verify certificates (false allows plain HTTP)' -r -f -a "true\t''
+false\t''"
+complete -c nook -n "__fish_nook_using_subcommand pull" -l authfile -d 'Path of the authentication file' -r -F
 complete -c nook -n "__fish_nook_using_subcommand pull" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand pull" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand pull" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -443,6 +451,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand pull" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand pull" -s q -l quiet -d 'Suppress progress output; print only the image id'
 complete -c nook -n "__fish_nook_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand pull" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand push" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -462,6 +471,7 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand push" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand push" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand images" -s f -l filter -d 'Filter output (reference=, dangling=true|false, label=)' -r
 complete -c nook -n "__fish_nook_using_subcommand images" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand images" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand images" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
@@ -481,6 +491,7 @@ disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand images" -s a -l all -d 'Show all images (default hides intermediate images)'
 complete -c nook -n "__fish_nook_using_subcommand images" -s q -l quiet -d 'Display only image IDs'
 complete -c nook -n "__fish_nook_using_subcommand images" -l no-trunc -d 'Do not truncate output'
+complete -c nook -n "__fish_nook_using_subcommand images" -l digests -d 'Show digests'
 complete -c nook -n "__fish_nook_using_subcommand images" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand images" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand rmi" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -498,6 +509,9 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand rmi" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand rmi" -s a -l all -d 'Remove all images'
+complete -c nook -n "__fish_nook_using_subcommand rmi" -s f -l force -d 'Force removal: remove the image even when it has other names'
+complete -c nook -n "__fish_nook_using_subcommand rmi" -s i -l ignore -d 'Do not error when an image does not exist'
 complete -c nook -n "__fish_nook_using_subcommand rmi" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand rmi" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand tag" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -534,32 +548,36 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -s h -l help -d 'Print help'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -s V -l version -d 'Print version'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "ls" -d 'List images in local storage'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "rm" -d 'Remove one or more images from local storage'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "inspect" -d 'Display the configuration of an image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "history" -d 'Show history of a specified image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "prune" -d 'Remove unused images'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "save" -d 'Save image(s) to an archive'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "load" -d 'Load image(s) from a tar archive'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "import" -d 'Import a tarball to create a filesystem image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls rm inspect history prune save load import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "ls" -d 'List images in local storage'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "pull" -d 'Pull an image from a registry'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "rm" -d 'Remove one or more images from local storage'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "inspect" -d 'Display the configuration of an image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "history" -d 'Show history of a specified image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "prune" -d 'Remove unused images'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "tag" -d 'Add an additional name to a local image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "untag" -d 'Remove a name from a local image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "save" -d 'Save image(s) to an archive'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "load" -d 'Load image(s) from a tar archive'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "import" -d 'Import a tarball to create a filesystem image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (reference=, dangling=true|false, label=)' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
@@ -579,8 +597,35 @@ disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s a -l all -d 'Show all images (default hides intermediate images)'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Display only image IDs'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate output'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l digests -d 'Show digests'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l platform -d 'Pull the image for this platform (os/arch[/variant])' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l arch -d 'Pull the image for this architecture' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l os -d 'Pull the image for this OS' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l variant -d 'Pull the image for this architecture variant' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l jobs -d 'Number of layers downloaded at once' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l tls-verify -d 'Require HTTPS and verify certificates (false allows plain HTTP)' -r -f -a "true\t''
+false\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l authfile -d 'Path of the authentication file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+fuse\t''
+vfs\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+cgroupfs\t''
+disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Suppress progress output; print only the image id'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -596,8 +641,12 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -s a -l all -d 'Remove all images'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Force removal: remove the image even when it has other names'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -s i -l ignore -d 'Do not error when an image does not exist'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -615,6 +664,9 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from inspect" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l human -d 'Display sizes and dates in raw form' -r -f -a "true\t''
+false\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -630,6 +682,8 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -l no-trunc -d 'Do not truncate the output'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -s q -l quiet -d 'Display only the ids'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -647,8 +701,44 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove all images not used by containers, not only dangling ones'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not prompt for confirmation'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+fuse\t''
+vfs\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+cgroupfs\t''
+disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from tag" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+fuse\t''
+vfs\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+cgroupfs\t''
+disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from untag" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from save" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -701,10 +791,13 @@ disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images in local storage'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull an image from a registry'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove one or more images from local storage'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Display the configuration of an image'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "history" -d 'Show history of a specified image'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused images'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "tag" -d 'Add an additional name to a local image'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "untag" -d 'Remove a name from a local image'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save image(s) to an archive'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load image(s) from a tar archive'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a tarball to create a filesystem image'
@@ -1248,10 +1341,13 @@ complete -c nook -n "__fish_nook_using_subcommand help; and not __fish_seen_subc
 complete -c nook -n "__fish_nook_using_subcommand help; and not __fish_seen_subcommand_from run create start stop kill restart rm ps logs exec attach wait inspect top cp port rename pause unpause stats pull push images rmi tag untag image save load import export commit build login logout volume system info version unshare generate completion help" -f -a "completion" -d 'Generate shell autocompletions'
 complete -c nook -n "__fish_nook_using_subcommand help; and not __fish_seen_subcommand_from run create start stop kill restart rm ps logs exec attach wait inspect top cp port rename pause unpause stats pull push images rmi tag untag image save load import export commit build login logout volume system info version unshare generate completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images in local storage'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull an image from a registry'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove one or more images from local storage'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Display the configuration of an image'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "history" -d 'Show history of a specified image'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove unused images'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "tag" -d 'Add an additional name to a local image'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "untag" -d 'Remove a name from a local image'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "save" -d 'Save image(s) to an archive'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "load" -d 'Load image(s) from a tar archive'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Import a tarball to create a filesystem image'

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
-use super::args::{GlobalOptions, HistoryArgs, ImageInspectArgs, ImagePruneArgs, PullArgs, RmiArgs, TagArgs, UntagArgs};
+use super::args::{
+    GlobalOptions, HistoryArgs, ImageInspectArgs, ImagePruneArgs, PullArgs, RmiArgs, TagArgs,
+    UntagArgs,
+};
 use super::human;
 use super::output::{print_inspect, print_list, Listing};
 use crate::engine::image as engine;
@@ -21,7 +24,9 @@ fn open_store(global: &GlobalOptions) -> anyhow::Result<Store> {
 /// The platform asked for with `--platform` or `--os/--arch/--variant`.
 fn wanted_platform(args: &PullArgs) -> anyhow::Result<Option<Platform>> {
     let mut platform = match &args.platform {
-        Some(p) => Some(manifest::parse_platform(p).with_context(|| format!("invalid --platform \"{p}\": use os/arch[/variant], e.g. linux/arm64/v8"))?),
+        Some(p) => Some(manifest::parse_platform(p).with_context(|| {
+            format!("invalid --platform \"{p}\": use os/arch[/variant], e.g. linux/arm64/v8")
+        })?),
         None => None,
     };
     if args.arch.is_some() || args.os.is_some() || args.variant.is_some() {
@@ -74,7 +79,10 @@ pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
         jobs: args.jobs,
         authfile: args.registry.authfile.clone(),
     };
-    let progress = Lines { quiet: args.quiet, out: Mutex::new(std::io::stderr()) };
+    let progress = Lines {
+        quiet: args.quiet,
+        out: Mutex::new(std::io::stderr()),
+    };
     let report = pull::pull(&store, &args.image, &opts, &progress)?;
     println!("{}", report.image.id);
     Ok(0)
@@ -92,8 +100,14 @@ pub fn rmi(global: &GlobalOptions, args: &RmiArgs) -> anyhow::Result<i32> {
     for key in &keys {
         match engine::rmi(&store, std::slice::from_ref(key), args.force) {
             Ok(report) => {
-                report.untagged.iter().for_each(|n| println!("Untagged: {n}"));
-                report.deleted.iter().for_each(|id| println!("Deleted: {id}"));
+                report
+                    .untagged
+                    .iter()
+                    .for_each(|n| println!("Untagged: {n}"));
+                report
+                    .deleted
+                    .iter()
+                    .for_each(|id| println!("Deleted: {id}"));
             }
             Err(engine::ImageError::NotKnown(_)) if args.ignore => {}
             Err(e) => {
@@ -138,14 +152,25 @@ pub fn history(global: &GlobalOptions, args: &HistoryArgs) -> anyhow::Result<i32
     let image = engine::find(&store, &args.image)?;
     let rows = engine::history(&store, &image)?;
     if args.quiet {
-        rows.iter().for_each(|r| println!("{}", r["ID"].as_str().map(|id| short(id, args.no_trunc)).unwrap_or_default()));
+        rows.iter().for_each(|r| {
+            println!(
+                "{}",
+                r["ID"]
+                    .as_str()
+                    .map(|id| short(id, args.no_trunc))
+                    .unwrap_or_default()
+            )
+        });
         return Ok(0);
     }
     let human_form = args.human.unwrap_or(true);
     let rows = rows
         .into_iter()
         .map(|mut r| {
-            let id = r["ID"].as_str().map(|id| short(id, args.no_trunc)).unwrap_or_default();
+            let id = r["ID"]
+                .as_str()
+                .map(|id| short(id, args.no_trunc))
+                .unwrap_or_default();
             r["ID"] = id.into();
             if human_form {
                 let size = r["Size"].as_u64().unwrap_or_default();
@@ -162,7 +187,14 @@ pub fn history(global: &GlobalOptions, args: &HistoryArgs) -> anyhow::Result<i32
             r
         })
         .collect();
-    print_list(args.format.format.as_deref(), &Listing { rows, default_table: HISTORY_TABLE, headers: HISTORY_HEADERS })?;
+    print_list(
+        args.format.format.as_deref(),
+        &Listing {
+            rows,
+            default_table: HISTORY_TABLE,
+            headers: HISTORY_HEADERS,
+        },
+    )?;
     Ok(0)
 }
 

@@ -139,17 +139,31 @@ struct ImageFilter {
 
 impl ImageFilter {
     fn parse(filters: &[String]) -> anyhow::Result<ImageFilter> {
-        let mut f = ImageFilter { references: Vec::new(), dangling: None, labels: Vec::new() };
+        let mut f = ImageFilter {
+            references: Vec::new(),
+            dangling: None,
+            labels: Vec::new(),
+        };
         for item in filters {
-            let (key, value) = item.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid filter \"{item}\": use KEY=VALUE"))?;
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("invalid filter \"{item}\": use KEY=VALUE"))?;
             match key {
                 "reference" => f.references.push(value.to_string()),
-                "dangling" => f.dangling = Some(value.parse().map_err(|_| anyhow::anyhow!("invalid filter \"{item}\": dangling takes true or false"))?),
+                "dangling" => {
+                    f.dangling = Some(value.parse().map_err(|_| {
+                        anyhow::anyhow!("invalid filter \"{item}\": dangling takes true or false")
+                    })?)
+                }
                 "label" => {
-                    let (k, v) = value.split_once('=').map_or((value, None), |(k, v)| (k, Some(v.to_string())));
+                    let (k, v) = value
+                        .split_once('=')
+                        .map_or((value, None), |(k, v)| (k, Some(v.to_string())));
                     f.labels.push((k.to_string(), v));
                 }
-                other => anyhow::bail!("invalid filter \"{other}\": images filters are reference, dangling and label"),
+                other => anyhow::bail!(
+                    "invalid filter \"{other}\": images filters are reference, dangling and label"
+                ),
             }
         }
         Ok(f)
@@ -157,11 +171,21 @@ impl ImageFilter {
 
     fn matches(&self, store: &Store, img: &ImageRecord) -> bool {
         let refs_ok = self.references.is_empty()
-            || self.references.iter().any(|r| img.names.iter().any(|n| reference_matches(r, n)));
+            || self
+                .references
+                .iter()
+                .any(|r| img.names.iter().any(|n| reference_matches(r, n)));
         let dangling_ok = self.dangling.is_none_or(|d| d == img.names.is_empty());
         let labels_ok = self.labels.is_empty() || {
-            let labels = crate::engine::image::config_of(store, img).ok().and_then(|c| c.config.labels).unwrap_or_default();
-            self.labels.iter().all(|(k, v)| labels.get(k).is_some_and(|have| v.as_ref().is_none_or(|v| v == have)))
+            let labels = crate::engine::image::config_of(store, img)
+                .ok()
+                .and_then(|c| c.config.labels)
+                .unwrap_or_default();
+            self.labels.iter().all(|(k, v)| {
+                labels
+                    .get(k)
+                    .is_some_and(|have| v.as_ref().is_none_or(|v| v == have))
+            })
         };
         refs_ok && dangling_ok && labels_ok
     }
@@ -170,9 +194,17 @@ impl ImageFilter {
 /// Whether `pattern` (a name, short name or `*` glob) matches the image name `name`.
 fn reference_matches(pattern: &str, name: &str) -> bool {
     let (repo, tag) = split_name(name);
-    let pattern_has_tag = pattern.rsplit('/').next().is_some_and(|last| last.contains(':'));
-    let subject = if pattern_has_tag { format!("{repo}:{tag}") } else { repo };
-    glob_match(pattern, &subject) || subject.ends_with(&format!("/{pattern}")) && !pattern.contains('*')
+    let pattern_has_tag = pattern
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'));
+    let subject = if pattern_has_tag {
+        format!("{repo}:{tag}")
+    } else {
+        repo
+    };
+    glob_match(pattern, &subject)
+        || subject.ends_with(&format!("/{pattern}")) && !pattern.contains('*')
 }
 
 /// `*` matches any run of characters (not `/`... as Podman's path.Match would, kept simple: any).
@@ -180,7 +212,9 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, rest)) => {
-            let Some(after) = text.strip_prefix(head) else { return false };
+            let Some(after) = text.strip_prefix(head) else {
+                return false;
+            };
             (0..=after.len()).any(|i| after.is_char_boundary(i) && glob_match(rest, &after[i..]))
         }
     }

@@ -124,10 +124,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             listing::images(&global, &args)
         }
         Command::Volume(cmd) => volume::run(&global, cmd),
-        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => image::pull(&global, &args),
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            image::pull(&global, &args)
+        }
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => image::rmi(&global, &args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => image::tag(&global, &args),
-        Command::Untag(args) | Command::Image(ImageCommand::Untag(args)) => image::untag(&global, &args),
+        Command::Untag(args) | Command::Image(ImageCommand::Untag(args)) => {
+            image::untag(&global, &args)
+        }
         Command::Image(ImageCommand::Inspect(args)) => image::inspect(&global, &args),
         Command::Image(ImageCommand::History(args)) => image::history(&global, &args),
         Command::Image(ImageCommand::Prune(args)) => image::prune(&global, &args),

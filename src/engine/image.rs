@@ -19,7 +19,10 @@ pub enum ImageError {
     #[error("{0}: image not known")]
     NotKnown(String),
     #[error("image used by {containers:?}: image is in use by a container: consider listing external containers and force-removing image")]
-    InUse { image: String, containers: Vec<String> },
+    InUse {
+        image: String,
+        containers: Vec<String>,
+    },
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     #[error(transparent)]
@@ -39,12 +42,19 @@ fn name_candidates(store: &Store, key: &str) -> Result<Vec<String>, ImageError> 
         return Ok(Vec::new());
     };
     let mut registries = vec![LOCALHOST.to_string()];
-    let conf = RegistriesConfig::load(&RegistriesPaths::standard(store.paths().user_config_home.as_deref()))?;
+    let conf = RegistriesConfig::load(&RegistriesPaths::standard(
+        store.paths().user_config_home.as_deref(),
+    ))?;
     registries.extend(conf.search_registries().iter().cloned());
     Ok(parsed
         .candidates(&registries)
         .into_iter()
-        .flat_map(|r| [r.tagged_name(), r.digest.as_ref().map(|d| format!("{}@{d}", r.name()))])
+        .flat_map(|r| {
+            [
+                r.tagged_name(),
+                r.digest.as_ref().map(|d| format!("{}@{d}", r.name())),
+            ]
+        })
         .flatten()
         .collect())
 }
@@ -62,7 +72,8 @@ pub fn find(store: &Store, key: &str) -> Result<ImageRecord, ImageError> {
         let hit = all.iter().find(|img| {
             img.names.contains(&name)
                 || name.split_once('@').is_some_and(|(repo, d)| {
-                    img.digest.as_deref() == Some(d) && img.names.iter().any(|n| n.starts_with(&format!("{repo}:")))
+                    img.digest.as_deref() == Some(d)
+                        && img.names.iter().any(|n| n.starts_with(&format!("{repo}:")))
                 })
         });
         if let Some(img) = hit {
@@ -76,13 +87,17 @@ pub fn find(store: &Store, key: &str) -> Result<ImageRecord, ImageError> {
 pub fn qualify_new_name(name: &str) -> Result<String, ImageError> {
     let parsed = ParsedName::parse(name)?;
     let r = parsed.qualify(LOCALHOST);
-    Ok(r.tagged_name().unwrap_or_else(|| format!("{}:latest", r.name())))
+    Ok(r.tagged_name()
+        .unwrap_or_else(|| format!("{}:latest", r.name())))
 }
 
 /// `nook tag IMAGE NAME...`: adds names (moving them from other images).
 pub fn tag(store: &Store, key: &str, new_names: &[String]) -> Result<ImageRecord, ImageError> {
     let image = find(store, key)?;
-    let names = new_names.iter().map(|n| qualify_new_name(n)).collect::<Result<Vec<_>, _>>()?;
+    let names = new_names
+        .iter()
+        .map(|n| qualify_new_name(n))
+        .collect::<Result<Vec<_>, _>>()?;
     let txn = store.images().write()?;
     for other in txn.list()? {
         if other.id != image.id && other.names.iter().any(|n| names.contains(n)) {
@@ -111,8 +126,13 @@ pub fn untag(store: &Store, key: &str, names: &[String]) -> Result<Vec<String>, 
         let mut out = Vec::new();
         for n in names {
             let q = qualify_new_name(n)?;
-            let hit = name_candidates(store, n)?.into_iter().chain([q]).find(|c| image.names.contains(c));
-            out.push(hit.ok_or_else(|| ImageError::NotKnown(format!("{n} (not a name of image {})", &image.id[..12])))?);
+            let hit = name_candidates(store, n)?
+                .into_iter()
+                .chain([q])
+                .find(|c| image.names.contains(c));
+            out.push(hit.ok_or_else(|| {
+                ImageError::NotKnown(format!("{n} (not a name of image {})", &image.id[..12]))
+            })?);
         }
         out
     };
@@ -137,7 +157,9 @@ pub fn rmi(store: &Store, keys: &[String], force: bool) -> Result<RmiReport, Ima
     let mut report = RmiReport::default();
     for key in keys {
         let image = find(store, key)?;
-        let named = name_candidates(store, key)?.into_iter().find(|n| image.names.contains(n));
+        let named = name_candidates(store, key)?
+            .into_iter()
+            .find(|n| image.names.contains(n));
         if let (Some(name), false) = (named, force) {
             if image.names.len() > 1 {
                 untag(store, &image.id, std::slice::from_ref(&name))?;
@@ -145,9 +167,18 @@ pub fn rmi(store: &Store, keys: &[String], force: bool) -> Result<RmiReport, Ima
                 continue;
             }
         }
-        let users: Vec<String> = store.containers().list()?.into_iter().filter(|c| c.image_id == image.id).map(|c| c.name).collect();
+        let users: Vec<String> = store
+            .containers()
+            .list()?
+            .into_iter()
+            .filter(|c| c.image_id == image.id)
+            .map(|c| c.name)
+            .collect();
         if !users.is_empty() {
-            return Err(ImageError::InUse { image: key.clone(), containers: users });
+            return Err(ImageError::InUse {
+                image: key.clone(),
+                containers: users,
+            });
         }
         store.images().remove(&image.id)?;
         collect_garbage(store, std::slice::from_ref(&image))?;
@@ -161,13 +192,21 @@ pub fn rmi(store: &Store, keys: &[String], force: bool) -> Result<RmiReport, Ima
 /// of the removed images are candidates, so a concurrent pull's fresh blobs are never touched.
 pub fn collect_garbage(store: &Store, removed: &[ImageRecord]) -> Result<(), ImageError> {
     let images = store.images().list()?;
-    let used_layers: BTreeSet<&str> = images.iter().flat_map(|i| i.layers.iter().map(String::as_str)).collect();
+    let used_layers: BTreeSet<&str> = images
+        .iter()
+        .flat_map(|i| i.layers.iter().map(String::as_str))
+        .collect();
     let layers = store.layers().list()?;
     let doomed: Vec<&crate::store::LayerRecord> = layers
         .iter()
-        .filter(|l| removed.iter().any(|r| r.layers.contains(&l.id)) && !used_layers.contains(l.id.as_str()))
+        .filter(|l| {
+            removed.iter().any(|r| r.layers.contains(&l.id)) && !used_layers.contains(l.id.as_str())
+        })
         .collect();
-    let mut candidates: BTreeSet<String> = doomed.iter().filter_map(|l| l.compressed_digest.clone()).collect();
+    let mut candidates: BTreeSet<String> = doomed
+        .iter()
+        .filter_map(|l| l.compressed_digest.clone())
+        .collect();
     for r in removed {
         candidates.insert(r.config_digest.clone());
         candidates.extend(r.digest.clone());
@@ -181,7 +220,12 @@ pub fn collect_garbage(store: &Store, removed: &[ImageRecord]) -> Result<(), Ima
         keep.insert(img.config_digest.clone());
         keep.extend(img.digest.clone());
     }
-    keep.extend(layers.iter().filter(|l| !doomed_ids.contains(&l.id)).filter_map(|l| l.compressed_digest.clone()));
+    keep.extend(
+        layers
+            .iter()
+            .filter(|l| !doomed_ids.contains(&l.id))
+            .filter_map(|l| l.compressed_digest.clone()),
+    );
     let blobs = store.blobs();
     for d in candidates.difference(&keep) {
         if let Ok(digest) = d.parse::<Digest>() {
@@ -194,7 +238,12 @@ pub fn collect_garbage(store: &Store, removed: &[ImageRecord]) -> Result<(), Ima
 /// `nook image prune [-a]`: removes dangling (unnamed) images, or with `all` every image no
 /// container uses. Returns the removed ids.
 pub fn prune(store: &Store, all: bool) -> Result<Vec<String>, ImageError> {
-    let used: BTreeSet<String> = store.containers().list()?.into_iter().map(|c| c.image_id).collect();
+    let used: BTreeSet<String> = store
+        .containers()
+        .list()?
+        .into_iter()
+        .map(|c| c.image_id)
+        .collect();
     let mut removed = Vec::new();
     for img in store.images().list()? {
         if !used.contains(&img.id) && (all || img.names.is_empty()) {
@@ -208,8 +257,14 @@ pub fn prune(store: &Store, all: bool) -> Result<Vec<String>, ImageError> {
 
 /// The image's config as stored.
 pub fn config_of(store: &Store, image: &ImageRecord) -> Result<ImageConfig, ImageError> {
-    let err = |message: String| ImageError::Config { id: image.id.clone(), message };
-    let digest: Digest = image.config_digest.parse().map_err(|e: crate::image::digest::DigestError| err(e.to_string()))?;
+    let err = |message: String| ImageError::Config {
+        id: image.id.clone(),
+        message,
+    };
+    let digest: Digest = image
+        .config_digest
+        .parse()
+        .map_err(|e: crate::image::digest::DigestError| err(e.to_string()))?;
     let bytes = store.blobs().read(&digest)?;
     ImageConfig::parse(&bytes, &image.id).map_err(|e| err(e.to_string()))
 }
@@ -218,10 +273,21 @@ pub fn config_of(store: &Store, image: &ImageRecord) -> Result<ImageConfig, Imag
 pub fn inspect(store: &Store, image: &ImageRecord) -> Result<Value, ImageError> {
     let config = config_of(store, image)?;
     let repo_digests: Vec<String> = match &image.digest {
-        Some(d) => image.names.iter().filter_map(|n| n.rsplit_once(':').map(|(repo, _)| format!("{repo}@{d}"))).collect::<BTreeSet<_>>().into_iter().collect(),
+        Some(d) => image
+            .names
+            .iter()
+            .filter_map(|n| n.rsplit_once(':').map(|(repo, _)| format!("{repo}@{d}")))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         None => Vec::new(),
     };
-    let lower: Vec<String> = image.layers.iter().rev().map(|l| install::layer_diff_dir(store, l).display().to_string()).collect();
+    let lower: Vec<String> = image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| install::layer_diff_dir(store, l).display().to_string())
+        .collect();
     Ok(json!({
         "Id": image.id,
         "Digest": image.digest.clone().unwrap_or_default(),
@@ -262,7 +328,11 @@ pub fn history(store: &Store, image: &ImageRecord) -> Result<Vec<Value>, ImageEr
         .history
         .iter()
         .map(|h| {
-            let size = if h.empty_layer { 0 } else { sizes.next().unwrap_or_default() };
+            let size = if h.empty_layer {
+                0
+            } else {
+                sizes.next().unwrap_or_default()
+            };
             json!({
                 "ID": "<missing>",
                 "Created": h.created.clone().unwrap_or_default(),
@@ -288,9 +358,15 @@ mod tests {
 
     #[test]
     fn new_names_are_qualified_with_localhost() {
-        assert_eq!(qualify_new_name("mine").expect("ok"), "localhost/mine:latest");
+        assert_eq!(
+            qualify_new_name("mine").expect("ok"),
+            "localhost/mine:latest"
+        );
         assert_eq!(qualify_new_name("mine:1").expect("ok"), "localhost/mine:1");
-        assert_eq!(qualify_new_name("127.0.0.1:5000/a/b:2").expect("ok"), "127.0.0.1:5000/a/b:2");
+        assert_eq!(
+            qualify_new_name("127.0.0.1:5000/a/b:2").expect("ok"),
+            "127.0.0.1:5000/a/b:2"
+        );
         assert!(qualify_new_name("Bad").is_err());
     }
 }

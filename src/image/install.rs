@@ -19,13 +19,29 @@ use crate::userns::mapped::{run_in_userns, IdMapping};
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("{image}: the config lists {diff_ids} layers (DiffIDs) but the manifest has {layers}")]
-    LayerCount { image: String, diff_ids: usize, layers: usize },
+    LayerCount {
+        image: String,
+        diff_ids: usize,
+        layers: usize,
+    },
     #[error("{image}: layer blob {blob} unpacks to {actual}, but the image config says {expected} (DiffID mismatch): the image is corrupt")]
-    DiffId { image: String, blob: Digest, expected: Digest, actual: Digest },
+    DiffId {
+        image: String,
+        blob: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("{image}: applying layer blob {blob}: {message}")]
-    Apply { image: String, blob: Digest, message: String },
+    Apply {
+        image: String,
+        blob: Digest,
+        message: String,
+    },
     #[error("{image}: {source}")]
-    Userns { image: String, source: crate::userns::mapped::UsernsError },
+    Userns {
+        image: String,
+        source: crate::userns::mapped::UsernsError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,16 +55,28 @@ pub struct LayerPlan {
 }
 
 /// Pairs the manifest's layer descriptors with the config's DiffIDs.
-pub fn plan_layers(image: &str, config: &ImageConfig, layers: &[Descriptor]) -> Result<Vec<LayerPlan>, InstallError> {
+pub fn plan_layers(
+    image: &str,
+    config: &ImageConfig,
+    layers: &[Descriptor],
+) -> Result<Vec<LayerPlan>, InstallError> {
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != layers.len() {
-        return Err(InstallError::LayerCount { image: image.to_string(), diff_ids: diff_ids.len(), layers: layers.len() });
+        return Err(InstallError::LayerCount {
+            image: image.to_string(),
+            diff_ids: diff_ids.len(),
+            layers: layers.len(),
+        });
     }
     Ok(layers
         .iter()
         .zip(diff_ids)
         .zip(chain_ids(diff_ids))
-        .map(|((blob, diff_id), chain_id)| LayerPlan { blob: blob.clone(), diff_id: diff_id.clone(), chain_id })
+        .map(|((blob, diff_id), chain_id)| LayerPlan {
+            blob: blob.clone(),
+            diff_id: diff_id.clone(),
+            chain_id,
+        })
         .collect())
 }
 
@@ -57,7 +85,9 @@ pub fn missing_layers(store: &Store, plan: &[LayerPlan]) -> Result<Vec<LayerPlan
     let txn = store.layers().read()?;
     let mut out = Vec::new();
     for l in plan {
-        let complete = txn.get_exact(l.chain_id.hex())?.is_some_and(|r| !r.incomplete);
+        let complete = txn
+            .get_exact(l.chain_id.hex())?
+            .is_some_and(|r| !r.incomplete);
         if !complete && !out.iter().any(|o: &LayerPlan| o.chain_id == l.chain_id) {
             out.push(l.clone());
         }
@@ -102,10 +132,19 @@ pub fn apply_layers(store: &Store, image: &str, layers: &[LayerPlan]) -> Result<
     }
     let jobs: Vec<(PathBuf, PathBuf, String)> = todo
         .iter()
-        .map(|l| (store.blobs().path(&l.blob.digest), layer_diff_dir(store, l.chain_id.hex()), l.blob.media_type.clone()))
+        .map(|l| {
+            (
+                store.blobs().path(&l.blob.digest),
+                layer_diff_dir(store, l.chain_id.hex()),
+                l.blob.media_type.clone(),
+            )
+        })
         .collect();
     let rootless = store.paths().rootless;
-    let applied = run_apply(&jobs, rootless).map_err(|source| InstallError::Userns { image: image.into(), source })?;
+    let applied = run_apply(&jobs, rootless).map_err(|source| InstallError::Userns {
+        image: image.into(),
+        source,
+    })?;
     let mut failure = None;
     for (l, result) in todo.iter().zip(&applied) {
         match result {
@@ -114,19 +153,28 @@ pub fn apply_layers(store: &Store, image: &str, layers: &[LayerPlan]) -> Result<
                     image: image.into(),
                     blob: l.blob.digest.clone(),
                     expected: l.diff_id.clone(),
-                    actual: diff_id.parse().unwrap_or_else(|_| Digest::of(diff_id.as_bytes())),
+                    actual: diff_id
+                        .parse()
+                        .unwrap_or_else(|_| Digest::of(diff_id.as_bytes())),
                 });
             }
             Ok(_) => {}
             Err(message) => {
-                failure.get_or_insert(InstallError::Apply { image: image.into(), blob: l.blob.digest.clone(), message: message.clone() });
+                failure.get_or_insert(InstallError::Apply {
+                    image: image.into(),
+                    blob: l.blob.digest.clone(),
+                    message: message.clone(),
+                });
             }
         }
     }
     let txn = store.layers().write()?;
     if let Some(err) = failure {
         drop(txn);
-        discard_layers(store, todo.iter().map(|l| l.chain_id.hex().to_string()).collect())?;
+        discard_layers(
+            store,
+            todo.iter().map(|l| l.chain_id.hex().to_string()).collect(),
+        )?;
         return Err(err);
     }
     for (l, result) in todo.iter().zip(applied) {
@@ -141,22 +189,35 @@ pub fn apply_layers(store: &Store, image: &str, layers: &[LayerPlan]) -> Result<
     Ok(())
 }
 
+/// One layer's apply result as it crosses the user-namespace boundary: DiffID and size, or the
+/// error text.
+type LayerOutcome = Result<(String, u64), String>;
+
 /// Applies each `(blob, dest, media type)` inside the user namespace (rootless) or directly
 /// (root); per layer the DiffID and size, or the error text.
 fn run_apply(
     jobs: &[(PathBuf, PathBuf, String)],
     rootless: bool,
-) -> Result<Vec<Result<(String, u64), String>>, crate::userns::mapped::UsernsError> {
-    let xattr = if rootless { OverlayXattr::User } else { OverlayXattr::Trusted };
-    let work = move || -> Result<Vec<Result<(String, u64), String>>, String> {
+) -> Result<Vec<LayerOutcome>, crate::userns::mapped::UsernsError> {
+    let xattr = if rootless {
+        OverlayXattr::User
+    } else {
+        OverlayXattr::Trusted
+    };
+    let work = move || -> Result<Vec<LayerOutcome>, String> {
         let results = std::thread::scope(|s| {
             let handles: Vec<_> = jobs
                 .iter()
-                .map(|(blob, dest, media_type)| s.spawn(move || apply_one(blob, dest, media_type, xattr)))
+                .map(|(blob, dest, media_type)| {
+                    s.spawn(move || apply_one(blob, dest, media_type, xattr))
+                })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("layer apply thread panicked".to_string())))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("layer apply thread panicked".to_string()))
+                })
                 .collect()
         });
         Ok(results)
@@ -169,15 +230,27 @@ fn run_apply(
     }
 }
 
-fn apply_one(blob: &Path, dest: &Path, media_type: &str, xattr: OverlayXattr) -> Result<(String, u64), String> {
+fn apply_one(
+    blob: &Path,
+    dest: &Path,
+    media_type: &str,
+    xattr: OverlayXattr,
+) -> Result<(String, u64), String> {
     if dest.exists() {
         std::fs::remove_dir_all(dest).map_err(|e| format!("clearing {}: {e}", dest.display()))?;
     }
     std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
     let file = std::fs::File::open(blob).map_err(|e| format!("opening {}: {e}", blob.display()))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let report = layer::apply_layer(media_type, reader, dest, &ApplyOptions { xattr_prefix: xattr })
-        .map_err(|e| e.to_string())?;
+    let report = layer::apply_layer(
+        media_type,
+        reader,
+        dest,
+        &ApplyOptions {
+            xattr_prefix: xattr,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     for note in &report.skipped {
         tracing::info!("{}: {note}", dest.display());
     }
@@ -187,11 +260,16 @@ fn apply_one(blob: &Path, dest: &Path, media_type: &str, xattr: OverlayXattr) ->
 /// Removes layers (directories, then records): directories inside the user namespace when
 /// rootless, since their files belong to subordinate ids.
 pub fn discard_layers(store: &Store, chain_ids: Vec<String>) -> Result<(), InstallError> {
-    let dirs: Vec<PathBuf> = chain_ids.iter().map(|id| store.paths().layer_dir(id)).collect();
+    let dirs: Vec<PathBuf> = chain_ids
+        .iter()
+        .map(|id| store.paths().layer_dir(id))
+        .collect();
     let remove = move || -> Result<(), String> {
         for d in &dirs {
             match std::fs::remove_dir_all(d) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(format!("removing {}: {e}", d.display())),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(format!("removing {}: {e}", d.display()))
+                }
                 _ => {}
             }
         }
@@ -202,7 +280,10 @@ pub fn discard_layers(store: &Store, chain_ids: Vec<String>) -> Result<(), Insta
     } else {
         remove().map_err(crate::userns::mapped::UsernsError::Job)
     };
-    result.map_err(|source| InstallError::Userns { image: String::new(), source })?;
+    result.map_err(|source| InstallError::Userns {
+        image: String::new(),
+        source,
+    })?;
     let txn = store.layers().write()?;
     for id in &chain_ids {
         if txn.get_exact(id)?.is_some() {
@@ -224,7 +305,10 @@ pub fn record_image(
     let layers = store.layers().read()?;
     let mut size = 0;
     for l in plan {
-        size += layers.get_exact(l.chain_id.hex())?.map(|r| r.size).unwrap_or_default();
+        size += layers
+            .get_exact(l.chain_id.hex())?
+            .map(|r| r.size)
+            .unwrap_or_default();
     }
     drop(layers);
     let txn = store.images().write()?;

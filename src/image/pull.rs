@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::authfile::{AuthFileError, AuthFilePaths, Credentials};
 use super::config::ImageConfig;
 use super::digest::Digest;
 use super::install::{self, InstallError, LayerPlan};
@@ -78,17 +79,32 @@ pub enum PullError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Registries(#[from] super::registries::RegistriesError),
+    #[error(transparent)]
+    AuthFile(#[from] AuthFileError),
 }
 
 /// Pulls `name` into `store`.
-pub fn pull(store: &Store, name: &str, opts: &PullOptions, progress: &dyn Progress) -> Result<PullReport, PullError> {
-    let registries = RegistriesConfig::load(&RegistriesPaths::standard(store.paths().user_config_home.as_deref()))?;
+pub fn pull(
+    store: &Store,
+    name: &str,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<PullReport, PullError> {
+    let registries = RegistriesConfig::load(&RegistriesPaths::standard(
+        store.paths().user_config_home.as_deref(),
+    ))?;
     let parsed = ParsedName::parse(name)?;
     let candidates = parsed.candidates(registries.search_registries());
     if candidates.is_empty() {
         return Err(PullError::NoSearchRegistries(name.to_string()));
     }
-    let client = RegistryClient::new(ClientOptions::for_store(store, registries, opts.tls_verify, opts.authfile.clone())?);
+    let credentials = Credentials::load(&AuthFilePaths::standard(opts.authfile.as_deref()))?;
+    let client = RegistryClient::new(ClientOptions {
+        tls_verify: opts.tls_verify,
+        registries,
+        credentials,
+        ..ClientOptions::default()
+    });
     let mut tried = Vec::new();
     let mut found = None;
     for candidate in candidates {
@@ -102,21 +118,41 @@ pub fn pull(store: &Store, name: &str, opts: &PullOptions, progress: &dyn Progre
         }
     }
     let Some((reference, fetched)) = found else {
-        return Err(PullError::NotFound { name: name.to_string(), tried });
+        return Err(PullError::NotFound {
+            name: name.to_string(),
+            tried,
+        });
     };
     progress.event(Event::Resolved(&reference));
     let image = reference.to_string();
     let mut manifest_bytes = fetched.bytes;
     let mut manifest_digest = fetched.digest;
-    let mut parsed_manifest = manifest::parse(&manifest_bytes, &fetched.media_type, &image, &manifest_digest)?;
+    let mut parsed_manifest = manifest::parse(
+        &manifest_bytes,
+        &fetched.media_type,
+        &image,
+        &manifest_digest,
+    )?;
     if let Manifest::Index(index) = &parsed_manifest {
-        let wanted = opts.platform.clone().unwrap_or_else(manifest::host_platform);
+        let wanted = opts
+            .platform
+            .clone()
+            .unwrap_or_else(manifest::host_platform);
         let entry = manifest::select(index, &wanted, &image)?;
-        let child = Reference { tag: None, digest: Some(entry.digest.clone()), ..reference.clone() };
+        let child = Reference {
+            tag: None,
+            digest: Some(entry.digest.clone()),
+            ..reference.clone()
+        };
         let fetched = client.get_manifest(&child)?;
         manifest_bytes = fetched.bytes;
         manifest_digest = fetched.digest;
-        parsed_manifest = manifest::parse(&manifest_bytes, &fetched.media_type, &image, &manifest_digest)?;
+        parsed_manifest = manifest::parse(
+            &manifest_bytes,
+            &fetched.media_type,
+            &image,
+            &manifest_digest,
+        )?;
     }
     let Manifest::Image(img) = parsed_manifest else {
         return Err(ManifestError::Malformed {
@@ -131,10 +167,17 @@ pub fn pull(store: &Store, name: &str, opts: &PullOptions, progress: &dyn Progre
     let config_bytes = match blobs.size(&img.config.digest) {
         Some(size) if size == img.config.size => blobs.read(&img.config.digest)?,
         _ => {
-            let body = client.get_blob(&reference.registry, &reference.repository, &img.config.digest)?;
+            let body = client.get_blob(
+                &reference.registry,
+                &reference.repository,
+                &img.config.digest,
+            )?;
             blobs
                 .write_verified(body, &img.config.digest, Some(img.config.size))
-                .map_err(|source| PullError::Blob { image: image.clone(), source })?;
+                .map_err(|source| PullError::Blob {
+                    image: image.clone(),
+                    source,
+                })?;
             fetched_count += 1;
             blobs.read(&img.config.digest)?
         }
@@ -143,14 +186,35 @@ pub fn pull(store: &Store, name: &str, opts: &PullOptions, progress: &dyn Progre
     let config = ImageConfig::parse(&config_bytes, &image)?;
     let plan = install::plan_layers(&image, &config, &img.layers)?;
     let missing = install::missing_layers(store, &plan)?;
-    fetched_count += fetch_blobs(&client, store, &reference, &missing, opts.jobs.max(1), progress)
-        .map_err(|source| PullError::Blob { image: image.clone(), source })?;
+    fetched_count += fetch_blobs(
+        &client,
+        store,
+        &reference,
+        &missing,
+        opts.jobs.max(1),
+        progress,
+    )
+    .map_err(|source| PullError::Blob {
+        image: image.clone(),
+        source,
+    })?;
     install::apply_layers(store, &image, &missing)?;
     progress.event(Event::WritingManifest);
     blobs.write_bytes(&manifest_bytes)?;
     let names: Vec<String> = reference.tagged_name().into_iter().collect();
-    let record = install::record_image(store, &img.config.digest, Some(&manifest_digest), &config, &plan, &names)?;
-    Ok(PullReport { image: record, reference, blobs_fetched: fetched_count })
+    let record = install::record_image(
+        store,
+        &img.config.digest,
+        Some(&manifest_digest),
+        &config,
+        &plan,
+        &names,
+    )?;
+    Ok(PullReport {
+        image: record,
+        reference,
+        blobs_fetched: fetched_count,
+    })
 }
 
 /// Downloads the blobs of `layers` missing from the blob store, `jobs` at a time.
@@ -184,7 +248,10 @@ fn fetch_blobs(
                 progress.event(Event::BlobStarted(&desc.digest, desc.size));
                 let result = client
                     .get_blob(&reference.registry, &reference.repository, &desc.digest)
-                    .map_err(|e| BlobError::Read { digest: desc.digest.clone(), source: std::io::Error::other(e.to_string()) })
+                    .map_err(|e| BlobError::Read {
+                        digest: desc.digest.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
                     .and_then(|body| blobs.write_verified(body, &desc.digest, Some(desc.size)));
                 match result {
                     Ok(_) => progress.event(Event::BlobDone(&desc.digest)),

@@ -11,15 +11,27 @@ use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
     vec![
-        support::test("pull::busybox_schema2_gzip_as_user", |rig| busybox(rig, &rig.user().isolated())),
-        support::root_only("pull::busybox_schema2_gzip_as_root", |rig| busybox(rig, &rig.root().isolated())),
+        support::test("pull::busybox_schema2_gzip_as_user", |rig| {
+            busybox(rig, &rig.user().isolated())
+        }),
+        support::root_only("pull::busybox_schema2_gzip_as_root", |rig| {
+            busybox(rig, &rig.root().isolated())
+        }),
         support::test("pull::second_pull_downloads_no_blob", second_pull),
-        support::test("pull::layered_oci_zstd_whiteouts_on_disk", |rig| layered(rig, &rig.user().isolated())),
-        support::root_only("pull::layered_as_root_uses_trusted_xattrs", |rig| layered(rig, &rig.root().isolated())),
+        support::test("pull::layered_oci_zstd_whiteouts_on_disk", |rig| {
+            layered(rig, &rig.user().isolated())
+        }),
+        support::root_only("pull::layered_as_root_uses_trusted_xattrs", |rig| {
+            layered(rig, &rig.root().isolated())
+        }),
         support::test("pull::manifest_lists_choose_the_platform", manifest_lists),
         support::test("pull::by_digest", by_digest),
-        support::test("pull::corrupt_images_are_refused", |rig| corrupt_images(rig, &rig.user().isolated())),
-        support::root_only("pull::corrupt_images_are_refused_as_root", |rig| corrupt_images(rig, &rig.root().isolated())),
+        support::test("pull::corrupt_images_are_refused", |rig| {
+            corrupt_images(rig, &rig.user().isolated())
+        }),
+        support::root_only("pull::corrupt_images_are_refused_as_root", |rig| {
+            corrupt_images(rig, &rig.root().isolated())
+        }),
         support::test("pull::image_commands_round_trip", image_commands),
     ]
 }
@@ -30,27 +42,49 @@ fn tls_off() -> &'static str {
 
 /// The directory holding the files of layer `n` (0 = base) of an image with these DiffIDs.
 fn layer_dir(user: &Runner, diff_ids: &[String], n: usize) -> PathBuf {
-    let digests: Vec<nook::image::digest::Digest> =
-        diff_ids.iter().map(|d| d.parse().unwrap_or_else(|e| panic!("{d}: {e:?}"))).collect();
+    let digests: Vec<nook::image::digest::Digest> = diff_ids
+        .iter()
+        .map(|d| d.parse().unwrap_or_else(|e| panic!("{d}: {e:?}")))
+        .collect();
     let chain = nook::image::config::chain_ids(&digests);
-    user.storage().join("layers").join(chain[n].hex()).join("diff")
+    user.storage()
+        .join("layers")
+        .join(chain[n].hex())
+        .join("diff")
 }
 
 fn busybox(rig: &Rig, user: &Runner) {
     let fx = rig.busybox();
     let id = user.nook(&["pull", tls_off(), &fx.reference()]).ok();
-    assert_eq!(id.trim(), fx.config_digest.trim_start_matches("sha256:"), "pull prints the image id");
-    let names = user.nook(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).ok();
+    assert_eq!(
+        id.trim(),
+        fx.config_digest.trim_start_matches("sha256:"),
+        "pull prints the image id"
+    );
+    let names = user
+        .nook(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
     assert_eq!(names.trim(), format!("{}/busybox:latest", fx.registry));
     let dir = layer_dir(user, &fx.diff_ids, 0);
-    check_tree(&dir, &fx.expected).unwrap_or_else(|e| panic!("busybox layer differs from the source:\n{e}"));
+    check_tree(&dir, &fx.expected)
+        .unwrap_or_else(|e| panic!("busybox layer differs from the source:\n{e}"));
     // Container root (tar uid 0) is the user on the host.
-    let owner = std::fs::symlink_metadata(dir.join("bin/busybox")).map(|m| m.uid()).unwrap_or(u32::MAX);
-    assert_eq!(owner, user.uid(), "files owned by container root belong to the user");
+    let owner = std::fs::symlink_metadata(dir.join("bin/busybox"))
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
+    assert_eq!(
+        owner,
+        user.uid(),
+        "files owned by container root belong to the user"
+    );
 }
 
 fn blob_gets(rig: &Rig, repo: &str) -> usize {
-    rig.registry().log_text().lines().filter(|l| l.contains(&format!("GET /v2/{repo}/blobs/"))).count()
+    rig.registry()
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(&format!("GET /v2/{repo}/blobs/")))
+        .count()
 }
 
 fn second_pull(rig: &Rig) {
@@ -60,8 +94,17 @@ fn second_pull(rig: &Rig) {
     let before = blob_gets(rig, "layered");
     let again = user.nook_cmd(&["pull", tls_off(), &fx.reference()]).run();
     again.ok();
-    assert_eq!(blob_gets(rig, "layered"), before, "a second pull fetched blobs:\n{}", again.stderr());
-    assert!(again.stderr().contains("skipped: already exists"), "{}", again.stderr());
+    assert_eq!(
+        blob_gets(rig, "layered"),
+        before,
+        "a second pull fetched blobs:\n{}",
+        again.stderr()
+    );
+    assert!(
+        again.stderr().contains("skipped: already exists"),
+        "{}",
+        again.stderr()
+    );
 }
 
 fn layered(rig: &Rig, user: &Runner) {
@@ -71,19 +114,39 @@ fn layered(rig: &Rig, user: &Runner) {
     // opt/data opaque: on disk that is a char device 0/0 and an overlay xattr.
     let l3 = layer_dir(user, &fx.diff_ids, 2);
     for wh in ["etc/app/remove-me.txt", "var/lib/remove-dir"] {
-        let meta = std::fs::symlink_metadata(l3.join(wh)).unwrap_or_else(|e| panic!("whiteout {wh}: {e}"));
-        assert!(meta.file_type().is_char_device() && meta.rdev() == 0, "{wh} must be a 0/0 char device");
+        let meta =
+            std::fs::symlink_metadata(l3.join(wh)).unwrap_or_else(|e| panic!("whiteout {wh}: {e}"));
+        assert!(
+            meta.file_type().is_char_device() && meta.rdev() == 0,
+            "{wh} must be a 0/0 char device"
+        );
     }
     assert!(!l3.join("etc/app/.wh.remove-me.txt").exists());
     assert!(!l3.join("opt/data/.wh..wh..opq").exists());
-    let xattr = if user.is_root() { "trusted.overlay.opaque" } else { "user.overlay.opaque" };
-    assert_eq!(get_xattr(&l3.join("opt/data"), xattr).as_deref(), Some(&b"y"[..]), "{xattr} on opt/data");
+    let xattr = if user.is_root() {
+        "trusted.overlay.opaque"
+    } else {
+        "user.overlay.opaque"
+    };
+    assert_eq!(
+        get_xattr(&l3.join("opt/data"), xattr).as_deref(),
+        Some(&b"y"[..]),
+        "{xattr} on opt/data"
+    );
     let l4 = layer_dir(user, &fx.diff_ids, 3);
-    let hello: Vec<(String, Expect)> =
-        fx.expected.iter().filter(|(p, _)| p.starts_with("/usr/local/bin") || p.starts_with("/opt/tools")).cloned().collect();
+    let hello: Vec<(String, Expect)> = fx
+        .expected
+        .iter()
+        .filter(|(p, _)| p.starts_with("/usr/local/bin") || p.starts_with("/opt/tools"))
+        .cloned()
+        .collect();
     check_tree(&l4, &hello).unwrap_or_else(|e| panic!("layer 4 differs:\n{e}"));
-    let a = std::fs::metadata(l4.join("opt/tools/a.txt")).map(|m| m.ino()).ok();
-    let b = std::fs::metadata(l4.join("opt/tools/b.txt")).map(|m| m.ino()).ok();
+    let a = std::fs::metadata(l4.join("opt/tools/a.txt"))
+        .map(|m| m.ino())
+        .ok();
+    let b = std::fs::metadata(l4.join("opt/tools/b.txt"))
+        .map(|m| m.ino())
+        .ok();
     assert_eq!(a, b, "hard link kept");
 }
 
@@ -93,7 +156,8 @@ fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let n = std::ffi::CString::new(name).ok()?;
     let mut buf = vec![0u8; 64];
     // SAFETY: valid NUL-terminated strings and a buffer of the given length.
-    let len = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let len =
+        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (len >= 0).then(|| buf[..len as usize].to_vec())
 }
 
@@ -102,17 +166,60 @@ fn manifest_lists(rig: &Rig) {
     let m = rig.multiarch();
     for fx in [&m.docker_list, &m.oci_index] {
         let id = user.nook(&["pull", tls_off(), &fx.reference()]).ok();
-        assert_eq!(id.trim(), fx.config_digest.trim_start_matches("sha256:"), "{} resolves to amd64", fx.reference());
-        let arch = user.nook(&["image", "inspect", "--format", "{{.Architecture}}", id.trim()]).ok();
+        assert_eq!(
+            id.trim(),
+            fx.config_digest.trim_start_matches("sha256:"),
+            "{} resolves to amd64",
+            fx.reference()
+        );
+        let arch = user
+            .nook(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Architecture}}",
+                id.trim(),
+            ])
+            .ok();
         assert_eq!(arch.trim(), "amd64");
     }
-    let arm = user.nook(&["pull", tls_off(), "--platform", "linux/arm64/v8", &m.oci_index.reference()]).ok();
-    let arch = user.nook(&["image", "inspect", "--format", "{{.Architecture}}/{{.Variant}}", arm.trim()]).ok();
+    let arm = user
+        .nook(&[
+            "pull",
+            tls_off(),
+            "--platform",
+            "linux/arm64/v8",
+            &m.oci_index.reference(),
+        ])
+        .ok();
+    let arch = user
+        .nook(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Architecture}}/{{.Variant}}",
+            arm.trim(),
+        ])
+        .ok();
     assert_eq!(arch.trim(), "arm64/v8");
-    let none = user.nook(&["pull", tls_off(), "--platform", "linux/s390x", &m.docker_list.reference()]);
+    let none = user.nook(&[
+        "pull",
+        tls_off(),
+        "--platform",
+        "linux/s390x",
+        &m.docker_list.reference(),
+    ]);
     assert_eq!(none.code(), 125);
-    assert!(none.stderr().contains("no image for platform linux/s390x"), "{}", none.stderr());
-    assert!(none.stderr().contains("linux/amd64, linux/arm64/v8"), "{}", none.stderr());
+    assert!(
+        none.stderr().contains("no image for platform linux/s390x"),
+        "{}",
+        none.stderr()
+    );
+    assert!(
+        none.stderr().contains("linux/amd64, linux/arm64/v8"),
+        "{}",
+        none.stderr()
+    );
 }
 
 fn by_digest(rig: &Rig) {
@@ -120,23 +227,41 @@ fn by_digest(rig: &Rig) {
     let fx = rig.busybox();
     let id = user.nook(&["pull", tls_off(), &fx.by_digest()]).ok();
     assert_eq!(id.trim(), fx.config_digest.trim_start_matches("sha256:"));
-    let digest = user.nook(&["image", "inspect", "--format", "{{.Digest}}", id.trim()]).ok();
+    let digest = user
+        .nook(&["image", "inspect", "--format", "{{.Digest}}", id.trim()])
+        .ok();
     assert_eq!(digest.trim(), fx.manifest_digest);
 }
 
 /// A one-layer image built for one test, pushed under `repo`; returns the reference.
-fn push_one(rig: &Rig, repo: &str, layer: &Layer, config: Option<Vec<u8>>, media_type: Option<&str>) -> String {
+fn push_one(
+    rig: &Rig,
+    repo: &str,
+    layer: &Layer,
+    config: Option<Vec<u8>>,
+    media_type: Option<&str>,
+) -> String {
     let reg = rig.registry();
     let layers = [layer.clone()];
     let config = config.unwrap_or_else(|| config_json("amd64", None, &layers, &["/bin/sh"]));
     match media_type {
         None => {
-            push_image(&reg.http(), repo, Some("latest"), Flavor::Oci, &layers, &config).unwrap_or_else(|e| panic!("push {repo}: {e:#}"));
+            push_image(
+                &reg.http(),
+                repo,
+                Some("latest"),
+                Flavor::Oci,
+                &layers,
+                &config,
+            )
+            .unwrap_or_else(|e| panic!("push {repo}: {e:#}"));
         }
         Some(mt) => {
             let http = reg.http();
-            let d = crate::support::images::push_blob(&http, repo, &layer.blob).unwrap_or_else(|e| panic!("{e:#}"));
-            let c = crate::support::images::push_blob(&http, repo, &config).unwrap_or_else(|e| panic!("{e:#}"));
+            let d = crate::support::images::push_blob(&http, repo, &layer.blob)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let c = crate::support::images::push_blob(&http, repo, &config)
+                .unwrap_or_else(|e| panic!("{e:#}"));
             let manifest = serde_json::json!({
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -144,22 +269,37 @@ fn push_one(rig: &Rig, repo: &str, layer: &Layer, config: Option<Vec<u8>>, media
                 "layers": [{"mediaType": mt, "size": layer.blob.len(), "digest": d}],
             });
             let body = serde_json::to_vec(&manifest).unwrap_or_default();
-            crate::support::images::push_manifest(&http, repo, "latest", "application/vnd.oci.image.manifest.v1+json", &body)
-                .unwrap_or_else(|e| panic!("{e:#}"));
+            crate::support::images::push_manifest(
+                &http,
+                repo,
+                "latest",
+                "application/vnd.oci.image.manifest.v1+json",
+                &body,
+            )
+            .unwrap_or_else(|e| panic!("{e:#}"));
         }
     }
     format!("{}/{repo}:latest", reg.host())
 }
 
 fn unique_layer(tag: &str) -> Layer {
-    let spec = LayerSpec::new().file("data/file.txt", 0o644, format!("content for {tag}\n").repeat(200));
+    let spec = LayerSpec::new().file(
+        "data/file.txt",
+        0o644,
+        format!("content for {tag}\n").repeat(200),
+    );
     Layer::build(&spec, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Overwrites a blob in the registry's own storage (same length), so it serves bad bytes.
 fn corrupt_in_registry(rig: &Rig, digest: &str, f: impl FnOnce(&mut Vec<u8>)) {
     let hex = digest.trim_start_matches("sha256:");
-    let path = rig.dir().join("registry/plain/storage/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data");
+    let path = rig
+        .dir()
+        .join("registry/plain/storage/docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
     let mut data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     f(&mut data);
     std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -168,12 +308,36 @@ fn corrupt_in_registry(rig: &Rig, digest: &str, f: impl FnOnce(&mut Vec<u8>)) {
 fn assert_refused(user: &Runner, reference: &str, blob: &str, why: &str) {
     let out = user.nook(&["pull", tls_off(), reference]);
     assert_eq!(out.code(), 125, "{why}: pull must fail: {}", out.stderr());
-    let short_ref = reference.rsplit('/').next().unwrap_or(reference).split(':').next().unwrap_or_default();
-    assert!(out.stderr().contains(short_ref), "{why}: error must name the image: {}", out.stderr());
-    assert!(out.stderr().contains(blob.trim_start_matches("sha256:")), "{why}: error must name blob {blob}: {}", out.stderr());
-    assert_eq!(user.nook(&["images", "-q"]).ok(), "", "{why}: images changed");
-    let leftovers = user.sh("ls \"$XDG_DATA_HOME/nook/storage/layers\" 2>/dev/null | wc -l").ok();
-    assert_eq!(leftovers.trim(), "0", "{why}: layer directories left behind");
+    let short_ref = reference
+        .rsplit('/')
+        .next()
+        .unwrap_or(reference)
+        .split(':')
+        .next()
+        .unwrap_or_default();
+    assert!(
+        out.stderr().contains(short_ref),
+        "{why}: error must name the image: {}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr().contains(blob.trim_start_matches("sha256:")),
+        "{why}: error must name blob {blob}: {}",
+        out.stderr()
+    );
+    assert_eq!(
+        user.nook(&["images", "-q"]).ok(),
+        "",
+        "{why}: images changed"
+    );
+    let leftovers = user
+        .sh("ls \"$XDG_DATA_HOME/nook/storage/layers\" 2>/dev/null | wc -l")
+        .ok();
+    assert_eq!(
+        leftovers.trim(),
+        "0",
+        "{why}: layer directories left behind"
+    );
 }
 
 fn corrupt_images(rig: &Rig, user: &Runner) {
@@ -197,13 +361,23 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
     // A truncated gzip stream (served with its true digest: pushed as is).
     let full = unique_layer(&format!("trunc-{tag}"));
     let cut = full.blob[..full.blob.len() - 20].to_vec();
-    let truncated = Layer { digest: crate::support::layer::sha256_digest(&cut), blob: cut, ..full };
+    let truncated = Layer {
+        digest: crate::support::layer::sha256_digest(&cut),
+        blob: cut,
+        ..full
+    };
     let r = push_one(rig, &format!("bad/truncated-{tag}"), &truncated, None, None);
     assert_refused(user, &r, &truncated.digest, "truncated gzip");
 
     // A layer whose media type is not a layer.
     let l = unique_layer(&format!("mediatype-{tag}"));
-    let r = push_one(rig, &format!("bad/mediatype-{tag}"), &l, None, Some("text/html"));
+    let r = push_one(
+        rig,
+        &format!("bad/mediatype-{tag}"),
+        &l,
+        None,
+        Some("text/html"),
+    );
     assert_refused(user, &r, &l.digest, "wrong media type");
 
     // A tar entry climbing out of the layer.
@@ -211,7 +385,10 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
     let l = Layer::from_tar(&tar, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"));
     let r = push_one(rig, &format!("bad/escape-{tag}"), &l, None, None);
     assert_refused(user, &r, &l.digest, "path traversal");
-    assert!(!Path::new("/tmp/nook-escape-canary").exists(), "a tar entry escaped to /tmp");
+    assert!(
+        !Path::new("/tmp/nook-escape-canary").exists(),
+        "a tar entry escaped to /tmp"
+    );
 }
 
 /// A tar with regular files at raw, unchecked paths (the tar crate refuses `..` itself).
@@ -239,20 +416,42 @@ fn image_commands(rig: &Rig) {
     let id = user.nook(&["pull", "-q", tls_off(), &fx.reference()]).ok();
     let id = id.trim();
     user.nook(&["tag", &fx.reference(), "mine", "other:2"]).ok();
-    let names = user.nook(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).ok();
+    let names = user
+        .nook(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
     for want in ["localhost/mine:latest", "localhost/other:2"] {
-        assert!(names.lines().any(|l| l == want), "{want} missing from:\n{names}");
+        assert!(
+            names.lines().any(|l| l == want),
+            "{want} missing from:\n{names}"
+        );
     }
-    assert_eq!(user.nook(&["images", "-q", "--filter", "reference=mine"]).ok().trim(), &id[..12]);
+    assert_eq!(
+        user.nook(&["images", "-q", "--filter", "reference=mine"])
+            .ok()
+            .trim(),
+        &id[..12]
+    );
     let inspect = user.nook(&["image", "inspect", "mine"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap_or_else(|e| panic!("{e}: {inspect}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&inspect).unwrap_or_else(|e| panic!("{e}: {inspect}"));
     assert_eq!(v[0]["Id"], id);
     assert_eq!(v[0]["RootFS"]["Layers"][0], fx.diff_ids[0]);
     assert_eq!(v[0]["Config"]["Cmd"][0], "/bin/sh");
-    let history = user.nook(&["image", "history", "--format", "{{.ID}} {{.CreatedBy}}", "mine"]).ok();
+    let history = user
+        .nook(&[
+            "image",
+            "history",
+            "--format",
+            "{{.ID}} {{.CreatedBy}}",
+            "mine",
+        ])
+        .ok();
     assert!(history.starts_with(&id[..12]), "{history}");
     user.nook(&["untag", "mine", "other:2"]).ok();
-    assert_eq!(user.nook(&["rmi", "mine"]).ok(), "Untagged: localhost/mine:latest\n");
+    assert_eq!(
+        user.nook(&["rmi", "mine"]).ok(),
+        "Untagged: localhost/mine:latest\n"
+    );
     let out = user.nook(&["rmi", id]).ok();
     assert!(out.ends_with(&format!("Deleted: {id}\n")), "{out}");
     assert_eq!(user.nook(&["images", "-q"]).ok(), "");
@@ -262,5 +461,9 @@ fn image_commands(rig: &Rig) {
     assert_eq!(leftovers.trim(), "0", "rmi left layers or blobs");
     let missing = user.nook(&["rmi", "nope"]);
     assert_eq!(missing.code(), 125);
-    assert!(missing.stderr().contains("nope: image not known"), "{}", missing.stderr());
+    assert!(
+        missing.stderr().contains("nope: image not known"),
+        "{}",
+        missing.stderr()
+    );
 }
