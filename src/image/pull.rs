@@ -186,6 +186,12 @@ pub fn pull(
     let config = ImageConfig::parse(&config_bytes, &image)?;
     let plan = install::plan_layers(&image, &config, &img.layers)?;
     let missing = install::missing_layers(store, &plan)?;
+    for l in plan
+        .iter()
+        .filter(|l| !missing.iter().any(|m| m.chain_id == l.chain_id))
+    {
+        progress.event(Event::BlobSkipped(&l.blob.digest));
+    }
     fetched_count += fetch_blobs(
         &client,
         store,

@@ -47,7 +47,7 @@ fn layer_dir(user: &Runner, diff_ids: &[String], n: usize) -> PathBuf {
         .map(|d| d.parse().unwrap_or_else(|e| panic!("{d}: {e:?}")))
         .collect();
     let chain = nook::image::config::chain_ids(&digests);
-    user.storage()
+    user.graph_root()
         .join("layers")
         .join(chain[n].hex())
         .join("diff")
@@ -330,12 +330,9 @@ fn assert_refused(user: &Runner, reference: &str, blob: &str, why: &str) {
         "",
         "{why}: images changed"
     );
-    let leftovers = user
-        .sh("ls \"$XDG_DATA_HOME/nook/storage/layers\" 2>/dev/null | wc -l")
-        .ok();
     assert_eq!(
-        leftovers.trim(),
-        "0",
+        entries(&user.graph_root().join("layers")),
+        0,
         "{why}: layer directories left behind"
     );
 }
@@ -389,6 +386,11 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
         !Path::new("/tmp/nook-escape-canary").exists(),
         "a tar entry escaped to /tmp"
     );
+}
+
+/// How many entries a directory has (0 when it does not exist).
+fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
 /// A tar with regular files at raw, unchecked paths (the tar crate refuses `..` itself).
@@ -455,10 +457,12 @@ fn image_commands(rig: &Rig) {
     let out = user.nook(&["rmi", id]).ok();
     assert!(out.ends_with(&format!("Deleted: {id}\n")), "{out}");
     assert_eq!(user.nook(&["images", "-q"]).ok(), "");
-    let leftovers = user
-        .sh("find \"$XDG_DATA_HOME/nook/storage/layers\" \"$XDG_DATA_HOME/nook/storage/blobs/sha256\" -mindepth 1 -maxdepth 1 | wc -l")
-        .ok();
-    assert_eq!(leftovers.trim(), "0", "rmi left layers or blobs");
+    let root = user.graph_root();
+    assert_eq!(
+        entries(&root.join("layers")) + entries(&root.join("blobs/sha256")),
+        0,
+        "rmi left layers or blobs"
+    );
     let missing = user.nook(&["rmi", "nope"]);
     assert_eq!(missing.code(), 125);
     assert!(

@@ -173,6 +173,15 @@ impl Runner {
     pub fn storage(&self) -> PathBuf {
         self.dir.join("storage")
     }
+    /// The graph root nook uses for this runner: `--root` for the root runner, the XDG
+    /// default (`$XDG_DATA_HOME/nook/storage`) for rootless runners.
+    pub fn graph_root(&self) -> PathBuf {
+        if self.root_store {
+            self.storage()
+        } else {
+            self.data_home().join("nook/storage")
+        }
+    }
     /// The `--runroot` of the root runner (unused by rootless runners).
     pub fn runroot(&self) -> PathBuf {
         self.dir.join("runroot")
