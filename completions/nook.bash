@@ -295,6 +295,9 @@ _nook() {
             nook__subcmd__help__subcmd__image,pull)
                 cmd="nook__subcmd__help__subcmd__image__subcmd__pull"
                 ;;
+            nook__subcmd__help__subcmd__image,push)
+                cmd="nook__subcmd__help__subcmd__image__subcmd__push"
+                ;;
             nook__subcmd__help__subcmd__image,rm)
                 cmd="nook__subcmd__help__subcmd__image__subcmd__rm"
                 ;;
@@ -364,6 +367,9 @@ _nook() {
             nook__subcmd__image,pull)
                 cmd="nook__subcmd__image__subcmd__pull"
                 ;;
+            nook__subcmd__image,push)
+                cmd="nook__subcmd__image__subcmd__push"
+                ;;
             nook__subcmd__image,rm)
                 cmd="nook__subcmd__image__subcmd__rm"
                 ;;
@@ -399,6 +405,9 @@ _nook() {
                 ;;
             nook__subcmd__image__subcmd__help,pull)
                 cmd="nook__subcmd__image__subcmd__help__subcmd__pull"
+                ;;
+            nook__subcmd__image__subcmd__help,push)
+                cmd="nook__subcmd__image__subcmd__help__subcmd__push"
                 ;;
             nook__subcmd__image__subcmd__help,rm)
                 cmd="nook__subcmd__image__subcmd__help__subcmd__rm"
@@ -999,7 +1008,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__help__subcmd__image)
-            opts="ls pull rm inspect history prune tag untag save load import"
+            opts="ls pull push rm inspect history prune tag untag save load import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1097,6 +1106,20 @@ _nook() {
             return 0
             ;;
         nook__subcmd__help__subcmd__image__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nook__subcmd__help__subcmd__image__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1769,7 +1792,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__image)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version ls pull rm inspect history prune tag untag save load import help"
+            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version ls pull push rm inspect history prune tag untag save load import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1803,7 +1826,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__image__subcmd__help)
-            opts="ls pull rm inspect history prune tag untag save load import help"
+            opts="ls pull push rm inspect history prune tag untag save load import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1928,6 +1951,20 @@ _nook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nook__subcmd__image__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nook__subcmd__image__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2027,12 +2064,40 @@ _nook() {
             return 0
             ;;
         nook__subcmd__image__subcmd__import)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-c -m -q -h -V --change --message --os --arch --variant --quiet --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --change)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --os)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2274,6 +2339,72 @@ _nook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nook__subcmd__image__subcmd__push)
+            opts="-q -f -h -V --quiet --format --compression-format --force-compression --creds --digestfile --jobs --tls-verify --authfile --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "oci v2s2" -- "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -W "oci v2s2" -- "${cur}"))
+                    return 0
+                    ;;
+                --compression-format)
+                    COMPREPLY=($(compgen -W "gzip zstd" -- "${cur}"))
+                    return 0
+                    ;;
+                --creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --digestfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runroot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-driver)
+                    COMPREPLY=($(compgen -W "overlay fuse vfs" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "trace debug info warn error fatal panic" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup-manager)
+                    COMPREPLY=($(compgen -W "systemd cgroupfs disabled" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nook__subcmd__image__subcmd__rm)
             opts="-a -f -i -h -V --all --force --ignore --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2457,12 +2588,40 @@ _nook() {
             return 0
             ;;
         nook__subcmd__import)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-c -m -q -h -V --change --message --os --arch --variant --quiet --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --change)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --os)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2929,12 +3088,44 @@ _nook() {
             return 0
             ;;
         nook__subcmd__push)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-q -f -h -V --quiet --format --compression-format --force-compression --creds --digestfile --jobs --tls-verify --authfile --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "oci v2s2" -- "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -W "oci v2s2" -- "${cur}"))
+                    return 0
+                    ;;
+                --compression-format)
+                    COMPREPLY=($(compgen -W "gzip zstd" -- "${cur}"))
+                    return 0
+                    ;;
+                --creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --digestfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -454,6 +454,16 @@ disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand pull" -s q -l quiet -d 'Suppress progress output; print only the image id'
 complete -c nook -n "__fish_nook_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand pull" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand push" -s f -l format -d 'Manifest format to push [default: the image\'s own]' -r -f -a "oci\t'OCI image manifest'
+v2s2\t'Docker v2 schema 2'"
+complete -c nook -n "__fish_nook_using_subcommand push" -l compression-format -d 'Compression of the layers pushed; layers stored otherwise are recompressed' -r -f -a "gzip\t''
+zstd\t''"
+complete -c nook -n "__fish_nook_using_subcommand push" -l creds -d 'Credentials for the registry, instead of the auth file' -r
+complete -c nook -n "__fish_nook_using_subcommand push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand push" -l jobs -d 'Number of blobs sent at once' -r
+complete -c nook -n "__fish_nook_using_subcommand push" -l tls-verify -d 'Require HTTPS and verify certificates (false allows plain HTTP)' -r -f -a "true\t''
+false\t''"
+complete -c nook -n "__fish_nook_using_subcommand push" -l authfile -d 'Path of the authentication file' -r -F
 complete -c nook -n "__fish_nook_using_subcommand push" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand push" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand push" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -469,7 +479,9 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand push" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
-complete -c nook -n "__fish_nook_using_subcommand push" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand push" -s q -l quiet -d 'Do not print progress'
+complete -c nook -n "__fish_nook_using_subcommand push" -l force-compression -d 'Recompress every layer, even those already in the compression format'
+complete -c nook -n "__fish_nook_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nook -n "__fish_nook_using_subcommand push" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand images" -s f -l filter -d 'Filter output (reference=, dangling=true|false, label=)' -r
 complete -c nook -n "__fish_nook_using_subcommand images" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
@@ -548,35 +560,36 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand untag" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand untag" -s V -l version -d 'Print version'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
 fuse\t''
 vfs\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
 debug\t''
 info\t''
 warn\t''
 error\t''
 fatal\t''
 panic\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -s h -l help -d 'Print help'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -s V -l version -d 'Print version'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "ls" -d 'List images in local storage'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "pull" -d 'Pull an image from a registry'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "rm" -d 'Remove one or more images from local storage'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "inspect" -d 'Display the configuration of an image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "history" -d 'Show history of a specified image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "prune" -d 'Remove unused images'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "tag" -d 'Add an additional name to a local image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "untag" -d 'Remove a name from a local image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "save" -d 'Save image(s) to an archive'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "load" -d 'Load image(s) from a tar archive'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "import" -d 'Import a tarball to create a filesystem image'
-complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull rm inspect history prune tag untag save load import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -s h -l help -d 'Print help'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "ls" -d 'List images in local storage'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "pull" -d 'Pull an image from a registry'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "push" -d 'Push an image to a registry'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "rm" -d 'Remove one or more images from local storage'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "inspect" -d 'Display the configuration of an image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "history" -d 'Show history of a specified image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "prune" -d 'Remove unused images'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "tag" -d 'Add an additional name to a local image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "untag" -d 'Remove a name from a local image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "save" -d 'Save image(s) to an archive'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "load" -d 'Load image(s) from a tar archive'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "import" -d 'Import a tarball to create a filesystem image'
+complete -c nook -n "__fish_nook_using_subcommand image; and not __fish_seen_subcommand_from ls pull push rm inspect history prune tag untag save load import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -s f -l filter -d 'Filter output (reference=, dangling=true|false, label=)' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -626,6 +639,35 @@ disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Suppress progress output; print only the image id'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from pull" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -s f -l format -d 'Manifest format to push [default: the image\'s own]' -r -f -a "oci\t'OCI image manifest'
+v2s2\t'Docker v2 schema 2'"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l compression-format -d 'Compression of the layers pushed; layers stored otherwise are recompressed' -r -f -a "gzip\t''
+zstd\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l creds -d 'Credentials for the registry, instead of the auth file' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l digestfile -d 'Write the digest of the pushed manifest to this file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l jobs -d 'Number of blobs sent at once' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l tls-verify -d 'Require HTTPS and verify certificates (false allows plain HTTP)' -r -f -a "true\t''
+false\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l authfile -d 'Path of the authentication file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
+fuse\t''
+vfs\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l log-level -d 'Log messages at and above this level [default: nook.conf\'s, else warn]' -r -f -a "trace\t''
+debug\t''
+info\t''
+warn\t''
+error\t''
+fatal\t''
+panic\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
+cgroupfs\t''
+disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Do not print progress'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -l force-compression -d 'Recompress every layer, even those already in the compression format'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from rm" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -773,6 +815,11 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from load" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s c -l change -d 'Apply an instruction to the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s m -l message -d 'Comment of the image\'s history entry' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l os -d 'Operating system of the image [default: the host\'s]' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l arch -d 'Architecture of the image [default: the host\'s]' -r
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l variant -d 'Architecture variant of the image' -r
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -788,10 +835,12 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Do not print progress'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images in local storage'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Pull an image from a registry'
+complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "push" -d 'Push an image to a registry'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove one or more images from local storage'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Display the configuration of an image'
 complete -c nook -n "__fish_nook_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "history" -d 'Show history of a specified image'
@@ -836,6 +885,11 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand load" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand load" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand import" -s c -l change -d 'Apply an instruction to the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c nook -n "__fish_nook_using_subcommand import" -s m -l message -d 'Comment of the image\'s history entry' -r
+complete -c nook -n "__fish_nook_using_subcommand import" -l os -d 'Operating system of the image [default: the host\'s]' -r
+complete -c nook -n "__fish_nook_using_subcommand import" -l arch -d 'Architecture of the image [default: the host\'s]' -r
+complete -c nook -n "__fish_nook_using_subcommand import" -l variant -d 'Architecture variant of the image' -r
 complete -c nook -n "__fish_nook_using_subcommand import" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand import" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand import" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -851,6 +905,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand import" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand import" -s q -l quiet -d 'Do not print progress'
 complete -c nook -n "__fish_nook_using_subcommand import" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand import" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand export" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1342,6 +1397,7 @@ complete -c nook -n "__fish_nook_using_subcommand help; and not __fish_seen_subc
 complete -c nook -n "__fish_nook_using_subcommand help; and not __fish_seen_subcommand_from run create start stop kill restart rm ps logs exec attach wait inspect top cp port rename pause unpause stats pull push images rmi tag untag image save load import export commit build login logout volume system info version unshare generate completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images in local storage'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "pull" -d 'Pull an image from a registry'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "push" -d 'Push an image to a registry'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove one or more images from local storage'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Display the configuration of an image'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "history" -d 'Show history of a specified image'

@@ -139,7 +139,7 @@ pub enum Command {
     /// Pull an image from a registry
     Pull(PullArgs),
     /// Push an image to a registry
-    Push(Pending),
+    Push(super::push::PushArgs),
     /// List images in local storage
     Images(ImagesArgs),
     /// Remove one or more images from local storage
@@ -156,7 +156,7 @@ pub enum Command {
     /// Load image(s) from a tar archive
     Load(Pending),
     /// Import a tarball to create a filesystem image
-    Import(Pending),
+    Import(super::push::ImportArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(Pending),
     /// Create a new image from a container's changes
@@ -335,6 +335,8 @@ pub enum ImageCommand {
     Ls(ImagesArgs),
     /// Pull an image from a registry
     Pull(PullArgs),
+    /// Push an image to a registry
+    Push(super::push::PushArgs),
     /// Remove one or more images from local storage
     Rm(RmiArgs),
     /// Display the configuration of an image
@@ -352,7 +354,7 @@ pub enum ImageCommand {
     /// Load image(s) from a tar archive
     Load(Pending),
     /// Import a tarball to create a filesystem image
-    Import(Pending),
+    Import(super::push::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]

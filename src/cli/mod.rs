@@ -9,6 +9,7 @@ mod image;
 mod listing;
 pub mod login;
 mod output;
+pub mod push;
 mod system;
 mod volume;
 
@@ -126,6 +127,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(cmd) => volume::run(&global, cmd),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            push::push(&global, &args)
+        }
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
+            push::import(&global, &args)
         }
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => image::rmi(&global, &args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => image::tag(&global, &args),

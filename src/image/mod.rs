@@ -1,15 +1,22 @@
 //! Images: references and short names ([`reference`]), manifests and configs, the registry
 //! client ([`registry`]) and its credentials ([`authfile`]), pulling ([`pull`]) and installing
-//! ([`install`]) images into the store, and applying layer tars safely ([`layer`]). Registry
-//! settings come from `registries.conf` ([`registries`]).
+//! ([`install`]) images into the store, pushing them ([`push`]), importing root filesystems
+//! ([`import`], with [`changes`] and [`tar_dir`]), writing new blobs ([`blob_writer`]) and
+//! applying layer tars safely ([`layer`]). Registry settings come from `registries.conf`
+//! ([`registries`]).
 
 pub mod authfile;
+pub mod blob_writer;
+pub mod changes;
 pub mod config;
 pub mod digest;
+pub mod import;
 pub mod install;
 pub mod layer;
 pub mod manifest;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registries;
 pub mod registry;
+pub mod tar_dir;
