@@ -285,7 +285,7 @@ fn write_source(
     owners: Option<&OwnerMap>,
     source_name: &str,
 ) -> Result<LayerBlob, ImportError> {
-    let written = match (source, owners) {
+    match (source, owners) {
         (ImportSource::Path(dir), Some(owners)) => {
             write_layer(store, "import", Compression::Gzip, |out| {
                 write_dir_tar(dir, owners, out).map_err(|error| ImportError::Dir {
@@ -306,8 +306,7 @@ fn write_source(
         (ImportSource::Stdin, _) => write_layer(store, "import", Compression::Gzip, |out| {
             copy_tar(io::stdin().lock(), source_name, out)
         })?,
-    };
-    written
+    }
 }
 
 /// Copies a tar, decompressing it when its first bytes say gzip or zstd.

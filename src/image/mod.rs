@@ -1,6 +1,6 @@
 //! Images: references and short names ([`reference`]), manifests and configs, the registry
 //! client ([`registry`]) and its credentials ([`authfile`]), pulling ([`pull`]) and installing
-//! ([`install`]) images into the store, pushing them ([`push`]), importing root filesystems
+//! ([`install`]) images into the store, pushing them ([`push`], blobs in `push_blobs`), importing root filesystems
 //! ([`import`], with [`changes`] and [`tar_dir`]), writing new blobs ([`blob_writer`]) and
 //! applying layer tars safely ([`layer`]). Registry settings come from `registries.conf`
 //! ([`registries`]).
@@ -16,6 +16,7 @@ pub mod layer;
 pub mod manifest;
 pub mod pull;
 pub mod push;
+mod push_blobs;
 pub mod reference;
 pub mod registries;
 pub mod registry;

@@ -10,18 +10,15 @@
 //! stored blob in another compression is decompressed and recompressed into a temporary
 //! blob (streamed; its DiffID checked against the config), uploaded, and removed afterwards.
 
-use std::collections::BTreeSet;
-use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::io::Read;
 
 use super::authfile::{AuthEntry, AuthFileError, AuthFilePaths, Credentials};
-use super::blob_writer::{write_layer, TempBlob};
 use super::config::{chain_ids, ImageConfig};
 use super::digest::Digest;
-use super::layer::{decompress, Compression, LayerError};
+use super::layer::Compression;
 use super::manifest::{self, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::pull::{Event, Progress};
+use super::push_blobs::{descriptor, layer_media_type, Job, MountIndex, Sender, Sent};
 use super::reference::{ParsedName, Reference, ReferenceError};
 use super::registries::{RegistriesConfig, RegistriesPaths};
 use super::registry::{ClientOptions, RegistryClient, RegistryError};
@@ -77,7 +74,7 @@ pub enum PushError {
     Registry {
         image: String,
         destination: String,
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("{image}: blob {digest}: {message}")]
     LocalBlob {
@@ -156,25 +153,6 @@ fn matching_name(image: &ImageRecord, key: &ParsedName) -> Option<String> {
         .cloned()
 }
 
-/// One blob to send.
-struct Job {
-    /// Descriptor in the stored manifest.
-    source: Descriptor,
-    diff_id: Digest,
-    /// Compression to recompress to.
-    recompress: Option<Compression>,
-    /// Repositories on the destination registry that hold the source blob.
-    mount_from: Vec<String>,
-}
-
-/// How one blob reached the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    Skipped,
-    Mounted,
-    Uploaded,
-}
-
 /// Pushes `image` to `dest`.
 pub fn push(
     store: &Store,
@@ -219,13 +197,15 @@ pub fn push(
             ManifestFormat::Oci
         }
     });
-    let format = opts
-        .format
-        .or(original_format)
-        .unwrap_or(ManifestFormat::Oci);
     let wanted = opts
         .compression
         .or(opts.force_compression.then_some(Compression::Gzip));
+    // Docker v2s2 cannot describe zstd layers: unless v2s2 was asked for, they make it OCI.
+    let format = opts
+        .format
+        .or(original_format
+            .filter(|f| *f == ManifestFormat::Oci || wanted != Some(Compression::Zstd)))
+        .unwrap_or(ManifestFormat::Oci);
     let mounts = MountIndex::new(store, &dest.registry, &dest.repository)?;
     let mut jobs = Vec::new();
     for ((source, diff_id), chain_id) in sources
@@ -251,44 +231,35 @@ pub fn push(
         });
     }
     let client = client(store, opts)?;
-    let registry_err = |source: RegistryError| PushError::Registry {
-        image: name.clone(),
-        destination: dest.to_string(),
-        source,
-    };
     progress.event(Event::Resolved(dest));
-    let sent = send_layers(
-        store, &client, dest, &jobs, format, opts.jobs, progress, &name,
-    )?;
+    let sender = Sender {
+        store,
+        client: &client,
+        dest,
+        format,
+        progress,
+        image: &name,
+    };
     let mut counts = [0usize; 3];
     let mut layers = Vec::new();
-    for (desc, how) in sent {
+    for (desc, how) in sender.layers(&jobs, opts.jobs)? {
         counts[how as usize] += 1;
         layers.push(desc);
     }
-    let config_desc = Descriptor {
-        media_type: match format {
-            ManifestFormat::Oci => manifest::OCI_CONFIG,
-            ManifestFormat::V2s2 => manifest::DOCKER_CONFIG,
-        }
-        .to_string(),
-        digest: config_digest.clone(),
-        size: config_bytes.len() as u64,
-        urls: Vec::new(),
-        annotations: Default::default(),
-        platform: None,
+    let config_media_type = match format {
+        ManifestFormat::Oci => manifest::OCI_CONFIG,
+        ManifestFormat::V2s2 => manifest::DOCKER_CONFIG,
     };
-    let sent = send_blob(
-        &client,
-        dest,
+    let config_desc = descriptor(
+        config_media_type,
+        config_digest.clone(),
+        config_bytes.len() as u64,
+    );
+    let sent = sender.blob(
         &config_desc,
         &mounts.for_config(&image.config_digest),
         &mut || Ok(Box::new(&config_bytes[..]) as Box<dyn Read + '_>),
-    )
-    .map_err(|e| match e {
-        SendError::Registry(r) => registry_err(r),
-        SendError::Local(m) => local(&config_digest.to_string(), m),
-    })?;
+    )?;
     counts[sent as usize] += 1;
     progress.event(Event::ConfigDone(&config_digest));
 
@@ -305,7 +276,11 @@ pub fn push(
     };
     let manifest_digest = client
         .put_manifest(&target, &media_type, &bytes)
-        .map_err(registry_err)?;
+        .map_err(|source| PushError::Registry {
+            image: name.clone(),
+            destination: dest.to_string(),
+            source: Box::new(source),
+        })?;
     Ok(PushReport {
         reference: target,
         manifest_digest,
@@ -420,28 +395,6 @@ fn layer_descriptors(
     Ok(out)
 }
 
-fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-    Descriptor {
-        media_type: media_type.to_string(),
-        digest,
-        size,
-        urls: Vec::new(),
-        annotations: Default::default(),
-        platform: None,
-    }
-}
-
-/// The layer media type of `format` for `compression` (v2s2 has no zstd: checked before).
-fn layer_media_type(format: ManifestFormat, compression: Compression) -> &'static str {
-    match (format, compression) {
-        (ManifestFormat::Oci, Compression::None) => manifest::OCI_LAYER_TAR,
-        (ManifestFormat::Oci, Compression::Gzip) => manifest::OCI_LAYER_GZIP,
-        (ManifestFormat::Oci, Compression::Zstd) => manifest::OCI_LAYER_ZSTD,
-        (ManifestFormat::V2s2, Compression::None) => "application/vnd.docker.image.rootfs.diff.tar",
-        (ManifestFormat::V2s2, _) => manifest::DOCKER_LAYER_GZIP,
-    }
-}
-
 fn build_manifest(
     format: ManifestFormat,
     config: Descriptor,
@@ -471,261 +424,71 @@ fn build_manifest(
     Ok((bytes, media_type.to_string()))
 }
 
-/// Which repositories of the destination registry hold which layers and configs, from the
-/// names of the store's images.
-struct MountIndex {
-    /// (repositories, layer chain ids, config digest) per image.
-    images: Vec<(Vec<String>, Vec<String>, String)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl MountIndex {
-    fn new(store: &Store, registry: &str, repository: &str) -> Result<MountIndex, StoreError> {
-        let images = store
-            .images()
-            .list()?
-            .into_iter()
-            .map(|img| {
-                let repos: BTreeSet<String> = img
-                    .names
-                    .iter()
-                    .filter_map(|n| ParsedName::parse(n).ok())
-                    .filter(|p| p.registry.as_deref() == Some(registry))
-                    .map(|p| p.path)
-                    .filter(|p| p != repository)
-                    .collect();
-                (
-                    repos.into_iter().collect::<Vec<_>>(),
-                    img.layers,
-                    img.config_digest,
-                )
-            })
-            .filter(|(repos, _, _)| !repos.is_empty())
-            .collect();
-        Ok(MountIndex { images })
-    }
-
-    fn collect(&self, pick: impl Fn(&(Vec<String>, Vec<String>, String)) -> bool) -> Vec<String> {
-        let set: BTreeSet<&String> = self
-            .images
-            .iter()
-            .filter(|i| pick(i))
-            .flat_map(|i| i.0.iter())
-            .collect();
-        set.into_iter().cloned().collect()
-    }
-
-    fn for_layer(&self, chain_id: &str) -> Vec<String> {
-        self.collect(|i| i.1.iter().any(|l| l == chain_id))
-    }
-
-    fn for_config(&self, digest: &str) -> Vec<String> {
-        self.collect(|i| i.2 == digest)
-    }
-}
-
-/// A blob push failed: at the registry, or reading/recompressing the local blob.
-enum SendError {
-    Registry(RegistryError),
-    Local(String),
-}
-
-/// Sends every layer, `jobs` at a time; results in layer order.
-#[allow(clippy::too_many_arguments)]
-fn send_layers(
-    store: &Store,
-    client: &RegistryClient,
-    dest: &Reference,
-    jobs: &[Job],
-    format: ManifestFormat,
-    parallel: usize,
-    progress: &dyn Progress,
-    name: &str,
-) -> Result<Vec<(Descriptor, Sent)>, PushError> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<(Descriptor, Sent), PushError>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
-    let workers = if parallel == 0 { 6 } else { parallel }.min(jobs.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(job) = jobs.get(i) else { break };
-                if failed.load(Ordering::SeqCst) > 0 {
-                    break;
-                }
-                let r = send_layer(store, client, dest, job, format, progress, name);
-                if r.is_err() {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                }
-                if let Ok(mut slot) = results[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
-    });
-    let mut out = Vec::new();
-    let mut first_error = None;
-    for (slot, job) in results.into_iter().zip(jobs) {
-        match slot.into_inner().ok().flatten() {
-            Some(Ok(r)) => out.push(r),
-            Some(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            None => {
-                first_error.get_or_insert(PushError::LocalBlob {
-                    image: name.to_string(),
-                    digest: job.source.digest.to_string(),
-                    message: "not sent: another blob failed first".into(),
-                });
-            }
+    fn image(names: &[&str]) -> ImageRecord {
+        ImageRecord {
+            id: "ab".repeat(32),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            digest: None,
+            layers: Vec::new(),
+            created: String::new(),
+            size: 0,
+            config_digest: format!("sha256:{}", "ab".repeat(32)),
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
-}
 
-fn send_layer(
-    store: &Store,
-    client: &RegistryClient,
-    dest: &Reference,
-    job: &Job,
-    format: ManifestFormat,
-    progress: &dyn Progress,
-    name: &str,
-) -> Result<(Descriptor, Sent), PushError> {
-    let local = |digest: &Digest, message: String| PushError::LocalBlob {
-        image: name.to_string(),
-        digest: digest.to_string(),
-        message,
-    };
-    let blobs = store.blobs();
-    let (desc, temp, mounts): (Descriptor, Option<TempBlob>, &[String]) = match job.recompress {
-        None => {
-            let compression = Compression::from_media_type(&job.source.media_type)
-                .map_err(|e| local(&job.source.digest, e.to_string()))?;
-            let mut d = job.source.clone();
-            // Within its own format a layer keeps its media type (foreign and
-            // non-distributable types included); across formats it is translated.
-            if layer_family(&d.media_type) != format {
-                d.media_type = layer_media_type(format, compression).to_string();
-            }
-            (d, None, &job.mount_from)
-        }
-        Some(target) => {
-            let temp =
-                recompress(store, &job.source, target).map_err(|m| local(&job.source.digest, m))?;
-            if temp.1 != job.diff_id {
-                return Err(local(
-                    &job.source.digest,
-                    format!(
-                        "the stored blob unpacks to {} but the image config says {}: the store is corrupt; pull the image again",
-                        temp.1, job.diff_id
-                    ),
-                ));
-            }
-            let d = descriptor(
-                layer_media_type(format, target),
-                temp.0.digest.clone(),
-                temp.0.size,
-            );
-            (d, Some(temp.0), &[])
-        }
-    };
-    let path = match &temp {
-        Some(t) => t.path().to_path_buf(),
-        None => blobs.path(&job.source.digest),
-    };
-    let sent = send_blob(client, dest, &desc, mounts, &mut || {
-        std::fs::File::open(&path)
-            .map(|f| Box::new(BufReader::with_capacity(1 << 20, f)) as Box<dyn Read>)
-            .map_err(|e| format!("opening {}: {e}", path.display()))
-    })
-    .map_err(|e| match e {
-        SendError::Registry(source) => PushError::Registry {
-            image: name.to_string(),
-            destination: dest.to_string(),
-            source,
-        },
-        SendError::Local(m) => local(&desc.digest, m),
-    })?;
-    match sent {
-        Sent::Skipped | Sent::Mounted => progress.event(Event::BlobSkipped(&desc.digest)),
-        Sent::Uploaded => progress.event(Event::BlobDone(&desc.digest)),
+    fn dest(img: &ImageRecord, key: &str, d: Option<&str>) -> Result<String, String> {
+        destination(img, key, d)
+            .map(|r| r.to_string())
+            .map_err(|e| e.to_string())
     }
-    drop(temp);
-    Ok((desc, sent))
-}
 
-/// The format a layer media type belongs to.
-fn layer_family(media_type: &str) -> ManifestFormat {
-    if media_type.starts_with("application/vnd.docker.") {
-        ManifestFormat::V2s2
-    } else {
-        ManifestFormat::Oci
+    #[test]
+    fn destinations_follow_podman() {
+        let img = image(&["reg:5000/ns/app:1", "localhost/app:latest"]);
+        assert_eq!(dest(&img, "app:1", None), Ok("reg:5000/ns/app:1".into()));
+        assert_eq!(dest(&img, "app", None), Ok("localhost/app:latest".into()));
+        assert_eq!(
+            dest(&img, "x", Some("docker://reg:5000/other:2")),
+            Ok("reg:5000/other:2".into())
+        );
+        assert_eq!(
+            dest(&img, "x", Some("me/app")),
+            Ok("docker.io/me/app:latest".into())
+        );
+        assert_eq!(dest(&img, "abab", None), Ok("reg:5000/ns/app:1".into()));
+        assert_eq!(
+            dest(&img, "docker://reg:5000/ns/app:1", None),
+            Ok("reg:5000/ns/app:1".into())
+        );
+        let err = dest(&img, "x", Some("reg:5000/a@sha256:".to_string().as_str()))
+            .expect_err("bad digest");
+        assert!(err.contains("invalid reference"), "{err}");
+        let pinned = format!("reg:5000/a@sha256:{}", "0".repeat(64));
+        let err = dest(&img, "x", Some(&pinned)).expect_err("digest");
+        assert!(err.contains("cannot push to a digest"), "{err}");
+        let err = dest(&image(&[]), "abab", None).expect_err("no name");
+        assert!(err.contains("give a DESTINATION"), "{err}");
     }
-}
 
-/// Decompresses the stored blob and compresses it with `target` into a temporary blob;
-/// returns it and the DiffID of the uncompressed stream.
-fn recompress(
-    store: &Store,
-    source: &Descriptor,
-    target: Compression,
-) -> Result<(TempBlob, Digest), String> {
-    let file = store
-        .blobs()
-        .open(&source.digest)
-        .map_err(|e| e.to_string())?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let current =
-        Compression::detect(&source.media_type, &mut reader).map_err(|e| e.to_string())?;
-    let digest = &source.digest;
-    let layer = write_layer(store, "push", target, |out| -> Result<(), LayerError> {
-        let mut tar = decompress(reader, current)?;
-        std::io::copy(&mut tar, out).map_err(|e| LayerError::Read {
-            what: format!("blob {digest} while recompressing it to {target}"),
-            source: e,
-        })?;
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
-    Ok((layer.blob, layer.diff_id))
-}
-
-/// HEAD, mount, or upload one blob; `open` gives its bytes (again for each attempt).
-fn send_blob<'a>(
-    client: &RegistryClient,
-    dest: &Reference,
-    desc: &Descriptor,
-    mount_from: &[String],
-    open: &mut dyn FnMut() -> Result<Box<dyn Read + 'a>, String>,
-) -> Result<Sent, SendError> {
-    let (reg, repo) = (&dest.registry, &dest.repository);
-    if client
-        .blob_exists(reg, repo, &desc.digest)
-        .map_err(SendError::Registry)?
-        .is_some()
-    {
-        return Ok(Sent::Skipped);
-    }
-    for from in mount_from {
-        match client.mount_blob(reg, repo, &desc.digest, from) {
-            Ok(true) => return Ok(Sent::Mounted),
-            Ok(false) => {}
-            Err(e) => tracing::debug!("mounting {} from {from}: {e}", desc.digest),
-        }
-    }
-    let mut attempt = 0;
-    loop {
-        let mut reader = open().map_err(SendError::Local)?;
-        match client.upload_blob(reg, repo, &desc.digest, desc.size, &mut reader) {
-            Ok(()) => return Ok(Sent::Uploaded),
-            Err(e) if e.is_transient() && attempt < 2 => attempt += 1,
-            Err(e) => return Err(SendError::Registry(e)),
-        }
+    #[test]
+    fn manifests_are_built_in_either_format() {
+        let d = Digest::of(b"x");
+        let layer = descriptor(manifest::OCI_LAYER_ZSTD, d.clone(), 1);
+        let config = descriptor(manifest::OCI_CONFIG, d, 2);
+        let (bytes, mt) =
+            build_manifest(ManifestFormat::Oci, config, vec![layer], None, "img").expect("ok");
+        assert_eq!(mt, manifest::OCI_MANIFEST);
+        let parsed = manifest::parse(&bytes, &mt, "img", &Digest::of(&bytes)).expect("parses");
+        assert!(
+            matches!(parsed, Manifest::Image(m) if m.layers[0].media_type == manifest::OCI_LAYER_ZSTD)
+        );
+        assert_eq!(
+            layer_media_type(ManifestFormat::V2s2, Compression::Gzip),
+            manifest::DOCKER_LAYER_GZIP
+        );
     }
 }

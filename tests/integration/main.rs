@@ -12,8 +12,10 @@ mod support;
 
 mod cli;
 mod fake_registry;
+mod import;
 mod layer_apply;
 mod pull;
+mod push;
 mod registry_client;
 mod registry_fixture;
 mod registry_login;
@@ -25,6 +27,8 @@ fn main() -> std::process::ExitCode {
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
     tests.extend(pull::tests());
+    tests.extend(push::tests());
+    tests.extend(import::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
     tests.extend(registry_client::tests());
