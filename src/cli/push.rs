@@ -11,6 +11,8 @@ use clap::{Args, ValueEnum};
 use super::args::{GlobalOptions, RegistryFlags};
 use crate::engine::image as engine;
 use crate::image::authfile::Credentials;
+use crate::image::changes::apply_changes;
+use crate::image::config::ContainerConfig;
 use crate::image::import::{self, ImportOptions, ImportSource};
 use crate::image::layer::Compression;
 use crate::image::pull::{Event, Progress};
@@ -184,6 +186,8 @@ pub fn import(global: &GlobalOptions, args: &ImportArgs) -> anyhow::Result<i32> 
         Some(r) => vec![engine::qualify_new_name(r)?],
         None => Vec::new(),
     };
+    // Bad instructions fail before any progress line or byte read.
+    apply_changes(&mut ContainerConfig::default(), &args.changes)?;
     let source = ImportSource::parse(&args.source);
     if let ImportSource::Path(p) = &source {
         if !p.exists() {

@@ -155,11 +155,10 @@ pub fn import(
         error,
     })?;
     let config_digest = Digest::of(&config_bytes);
-    let image_name = opts
-        .names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| format!("image {}", &config_digest.hex()[..12]));
+    let image_name = match opts.names.first() {
+        Some(n) => format!("{n} (from {source_name})"),
+        None => source_name.clone(),
+    };
     let installed = (|| -> Result<_, ImportError> {
         let plan = install::plan_layers(&image_name, &config, std::slice::from_ref(&layer_desc))?;
         let missing = install::missing_layers(store, &plan)?;

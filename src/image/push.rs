@@ -19,7 +19,7 @@ use super::layer::Compression;
 use super::manifest::{self, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::pull::{Event, Progress};
 use super::push_blobs::{descriptor, layer_media_type, Job, MountIndex, Sender, Sent};
-use super::reference::{ParsedName, Reference, ReferenceError};
+use super::reference::{ParsedName, Reference, ReferenceError, LOCALHOST};
 use super::registries::{RegistriesConfig, RegistriesPaths};
 use super::registry::{ClientOptions, RegistryClient, RegistryError};
 use crate::store::{ImageRecord, Store, StoreError};
@@ -70,11 +70,11 @@ pub enum PushError {
     },
     #[error(transparent)]
     Reference(#[from] ReferenceError),
-    #[error("pushing {image} to {destination}: {source}")]
+    #[error("pushing {image} to {destination}: {error}")]
     Registry {
         image: String,
         destination: String,
-        source: Box<RegistryError>,
+        error: Box<RegistryError>,
     },
     #[error("{image}: blob {digest}: {message}")]
     LocalBlob {
@@ -134,6 +134,12 @@ pub fn destination(
     let r = Reference::parse(&chosen)?;
     if r.digest.is_some() {
         return Err(bad(&chosen, "cannot push to a digest: use a tag"));
+    }
+    if r.registry == LOCALHOST {
+        return Err(bad(
+            &chosen,
+            "localhost/ names a local image, not a registry: give a DESTINATION such as registry.example:5000/repository:tag",
+        ));
     }
     Ok(r)
 }
@@ -279,7 +285,7 @@ pub fn push(
         .map_err(|source| PushError::Registry {
             image: name.clone(),
             destination: dest.to_string(),
-            source: Box::new(source),
+            error: Box::new(source),
         })?;
     Ok(PushReport {
         reference: target,
@@ -450,7 +456,8 @@ mod tests {
     fn destinations_follow_podman() {
         let img = image(&["reg:5000/ns/app:1", "localhost/app:latest"]);
         assert_eq!(dest(&img, "app:1", None), Ok("reg:5000/ns/app:1".into()));
-        assert_eq!(dest(&img, "app", None), Ok("localhost/app:latest".into()));
+        let err = dest(&img, "app", None).expect_err("localhost");
+        assert!(err.contains("give a DESTINATION"), "{err}");
         assert_eq!(
             dest(&img, "x", Some("docker://reg:5000/other:2")),
             Ok("reg:5000/other:2".into())

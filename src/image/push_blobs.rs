@@ -146,11 +146,11 @@ impl Sender<'_> {
         }
     }
 
-    fn registry(&self, source: RegistryError) -> PushError {
+    fn registry(&self, error: RegistryError) -> PushError {
         PushError::Registry {
             image: self.image.to_string(),
             destination: self.dest.to_string(),
-            source: Box::new(source),
+            error: Box::new(error),
         }
     }
 
