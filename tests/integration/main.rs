@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bench_seed;
 mod cli;
 mod fake_registry;
 mod layer_apply;
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(bench_seed::tests());
     tests.extend(pull::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
