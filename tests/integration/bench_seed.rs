@@ -11,8 +11,9 @@ pub fn tests() -> Vec<Trial> {
 }
 
 fn seed() -> Result<(), libtest_mimic::Failed> {
-    let host = std::env::var("NOOK_BENCH_REGISTRY")
-        .map_err(|_| "NOOK_BENCH_REGISTRY=host:port must name the registry to seed (bench/pull.sh sets it)")?;
+    let host = std::env::var("NOOK_BENCH_REGISTRY").map_err(|_| {
+        "NOOK_BENCH_REGISTRY=host:port must name the registry to seed (bench/pull.sh sets it)"
+    })?;
     let http = Http::new(&format!("http://{host}"));
     let fx = images::large(&http, &host).map_err(|e| format!("pushing the large image: {e:#}"))?;
     let compressed: u64 = fx.layer_digests.len() as u64;

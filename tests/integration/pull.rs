@@ -33,6 +33,13 @@ pub fn tests() -> Vec<Trial> {
             corrupt_images(rig, &rig.root().isolated())
         }),
         support::test("pull::image_commands_round_trip", image_commands),
+        support::test("pull::hostile_layers_are_contained", |rig| {
+            hostile_contained(rig, &rig.user().isolated())
+        }),
+        support::root_only("pull::hostile_layers_are_contained_as_root", |rig| {
+            hostile_contained(rig, &rig.root().isolated())
+        }),
+        support::test("pull::auth_registry_needs_login", auth_pull),
     ]
 }
 
@@ -393,16 +400,35 @@ fn entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
-/// A tar with regular files at raw, unchecked paths (the tar crate refuses `..` itself).
-fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+/// One entry of a hand-made tar.
+enum Raw<'a> {
+    File(&'a [u8]),
+    Dir,
+    Symlink(&'a str),
+    Hardlink(&'a str),
+}
+
+/// A tar with entries at raw, unchecked paths and link targets (the tar crate refuses `..`
+/// and absolute paths itself, which is exactly what hostile images contain).
+fn raw_tar_entries(entries: &[(&str, Raw<'_>)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (name, data) in files {
+    for (name, kind) in entries {
         let mut h = tar::Header::new_old();
         let bytes = name.as_bytes();
         h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
-        h.set_mode(0o644);
+        let (mode, kind_byte, link, data): (u32, tar::EntryType, &str, &[u8]) = match kind {
+            Raw::File(d) => (0o644, tar::EntryType::Regular, "", d),
+            Raw::Dir => (0o755, tar::EntryType::Directory, "", b""),
+            Raw::Symlink(t) => (0o777, tar::EntryType::Symlink, t, b""),
+            Raw::Hardlink(t) => (0o644, tar::EntryType::Link, t, b""),
+        };
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_size(data.len() as u64);
-        h.set_entry_type(tar::EntryType::Regular);
+        h.set_entry_type(kind_byte);
         h.set_cksum();
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(data);
@@ -410,6 +436,123 @@ fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
     }
     out.resize(out.len() + 1024, 0);
     out
+}
+
+fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<(&str, Raw<'_>)> = files.iter().map(|(n, d)| (*n, Raw::File(d))).collect();
+    raw_tar_entries(&entries)
+}
+
+/// Hostile layers that must be contained, not refused: absolute paths, a symlink to a host
+/// directory written through (in the same layer and from a later layer), a hard link to a
+/// host file. The host must be untouched and the files must land inside the layers.
+fn hostile_contained(rig: &Rig, user: &Runner) {
+    let tag = if user.is_root() { "root" } else { "user" };
+    let canary = PathBuf::from(format!("/tmp/nook-contain-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&canary).unwrap_or_else(|e| panic!("{e}"));
+    // World-writable, so only containment (not permissions) keeps the user out.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let passwd_links = std::fs::metadata("/etc/passwd")
+        .map(|m| m.nlink())
+        .unwrap_or_default();
+    let c = canary.display().to_string();
+    let abs = format!("{c}/absolute.txt");
+    let l1 = raw_tar_entries(&[
+        ("etc/", Raw::Dir),
+        ("etc/passwd", Raw::File(b"root:x:0:0::/:/bin/sh\n")),
+        ("escape", Raw::Symlink(&c)),
+        (
+            "escape/through-symlink.txt",
+            Raw::File(b"written through a symlink\n"),
+        ),
+        (&abs, Raw::File(b"absolute\n")),
+        ("pw", Raw::Hardlink("/etc/passwd")),
+    ]);
+    let l2 = raw_tar_entries(&[("escape/from-upper-layer.txt", Raw::File(b"later layer\n"))]);
+    let layers = [
+        Layer::from_tar(&l1, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}")),
+        Layer::from_tar(&l2, Compression::Zstd).unwrap_or_else(|e| panic!("{e:#}")),
+    ];
+    let reg = rig.registry();
+    let repo = format!("hostile/contained-{tag}");
+    let config = config_json("amd64", None, &layers, &["/bin/sh"]);
+    push_image(
+        &reg.http(),
+        &repo,
+        Some("latest"),
+        Flavor::Oci,
+        &layers,
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    user.nook(&["pull", tls_off(), &format!("{}/{repo}:latest", reg.host())])
+        .ok();
+
+    let outside: Vec<_> = std::fs::read_dir(&canary)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&canary);
+    assert!(
+        outside.is_empty(),
+        "hostile layer wrote on the host: {outside:?}"
+    );
+    assert_eq!(
+        std::fs::metadata("/etc/passwd")
+            .map(|m| m.nlink())
+            .unwrap_or_default(),
+        passwd_links,
+        "host /etc/passwd got a new hard link"
+    );
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let base = layer_dir(user, &diff_ids, 0);
+    let inside = base.join(c.trim_start_matches('/'));
+    for f in ["through-symlink.txt", "absolute.txt"] {
+        assert!(
+            inside.join(f).is_file(),
+            "{f} must land inside the layer at {}",
+            inside.display()
+        );
+    }
+    let pw = std::fs::metadata(base.join("pw")).map(|m| m.ino()).ok();
+    let own = std::fs::metadata(base.join("etc/passwd"))
+        .map(|m| m.ino())
+        .ok();
+    assert_eq!(
+        pw, own,
+        "the hard link must point at the layer's own etc/passwd"
+    );
+    let upper = layer_dir(user, &diff_ids, 1);
+    assert!(
+        upper.join("escape/from-upper-layer.txt").is_file(),
+        "the later layer writes into its own directory"
+    );
+}
+
+fn auth_pull(rig: &Rig) {
+    let user = rig.user().isolated();
+    let fx = rig.auth_busybox();
+    let denied = user.nook(&["pull", tls_off(), &fx.reference()]);
+    assert_eq!(denied.code(), 125);
+    assert!(
+        denied.stderr().contains("nook login"),
+        "no login hint: {}",
+        denied.stderr()
+    );
+    user.nook_cmd(&[
+        "login",
+        tls_off(),
+        "-u",
+        crate::support::AUTH_USER,
+        "--password-stdin",
+        &fx.registry,
+    ])
+    .stdin(crate::support::AUTH_PASS)
+    .run()
+    .ok();
+    let id = user.nook(&["pull", tls_off(), &fx.reference()]).ok();
+    assert_eq!(id.trim(), fx.config_digest.trim_start_matches("sha256:"));
 }
 
 fn image_commands(rig: &Rig) {
