@@ -40,6 +40,7 @@ pub fn tests() -> Vec<Trial> {
             hostile_contained(rig, &rig.root().isolated())
         }),
         support::test("pull::auth_registry_needs_login", auth_pull),
+        support::test("pull::interrupted_layer_is_recovered", interrupted_layer),
     ]
 }
 
@@ -527,6 +528,77 @@ fn hostile_contained(rig: &Rig, user: &Runner) {
     assert!(
         upper.join("escape/from-upper-layer.txt").is_file(),
         "the later layer writes into its own directory"
+    );
+}
+
+/// A layer left `incomplete` (a pull killed mid-apply) is cleaned up by the next command —
+/// rootless, its files belong to subordinate ids — and the next pull applies it again.
+fn interrupted_layer(rig: &Rig) {
+    let user = rig.user().isolated();
+    // A directory owned by container uid 1000: rootless, its host owner is a subordinate id,
+    // so the user cannot delete its contents outside the user namespace.
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, kind, mode, data) in [
+        ("srv/", tar::EntryType::Directory, 0o755, &b""[..]),
+        (
+            "srv/data.txt",
+            tar::EntryType::Regular,
+            0o644,
+            &b"owned by 1000\n"[..],
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tar = b.into_inner().unwrap_or_else(|e| panic!("{e}"));
+    let layer = Layer::from_tar(&tar, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"));
+    let reference = push_one(
+        rig,
+        &format!("owned/recover-{}", user.uid()),
+        &layer,
+        None,
+        None,
+    );
+    user.nook(&["pull", tls_off(), &reference]).ok();
+    let dir = layer_dir(&user, std::slice::from_ref(&layer.diff_id), 0);
+    let layer_id = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let record = user
+        .graph_root()
+        .join("db/layers")
+        .join(format!("{layer_id}.json"));
+    let text =
+        std::fs::read_to_string(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    json["incomplete"] = serde_json::Value::Bool(true);
+    std::fs::write(&record, json.to_string()).unwrap_or_else(|e| panic!("{e}"));
+
+    user.nook(&["images"]).ok();
+    assert!(
+        !record.exists(),
+        "recovery must drop the incomplete layer record"
+    );
+    assert!(
+        !dir.exists(),
+        "recovery must take the incomplete layer directory away"
+    );
+    // The blob is still in the blob store: no download, but the layer is applied again.
+    user.nook(&["pull", tls_off(), &reference]).ok();
+    assert!(dir.join("srv/data.txt").is_file(), "layer applied again");
+    assert_eq!(
+        entries(&user.graph_root().join("layers-trash")),
+        0,
+        "trash must be emptied"
     );
 }
 
