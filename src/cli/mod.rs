@@ -28,10 +28,24 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", error_text(&err));
             EXIT_ENGINE
         }
     }
+}
+
+/// The error and its causes joined with `: `, skipping a cause whose text the message already
+/// carries (library errors often embed their source).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Prints a clap error the way Podman prints its own: `Error: ...` plus where to look.
@@ -196,6 +210,15 @@ mod tests {
             text.ends_with("Try 'nook --help' for more information.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn error_text_skips_causes_already_in_the_message() {
+        let io = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(io).context("writing x: disk on fire");
+        assert_eq!(error_text(&err), "writing x: disk on fire");
+        let err = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(error_text(&err), "outer: inner");
     }
 
     #[test]
