@@ -385,6 +385,39 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
     );
     assert_refused(user, &r, &l.digest, "wrong media type");
 
+    // A manifest announcing the wrong size for a layer.
+    let l = unique_layer(&format!("size-{tag}"));
+    let reg = rig.registry();
+    let http = reg.http();
+    let repo = format!("bad/size-{tag}");
+    let layers = [l.clone()];
+    let config = config_json("amd64", None, &layers, &["/bin/sh"]);
+    let d = crate::support::images::push_blob(&http, &repo, &l.blob)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let c = crate::support::images::push_blob(&http, &repo, &config)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": c},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": l.blob.len() + 7, "digest": d}],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+    crate::support::images::push_manifest(
+        &http,
+        &repo,
+        "latest",
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_refused(
+        user,
+        &format!("{}/{repo}:latest", reg.host()),
+        &l.digest,
+        "size mismatch",
+    );
+
     // A tar entry climbing out of the layer.
     let tar = raw_tar(&[("../../../../../../tmp/nook-escape-canary", b"escaped\n")]);
     let l = Layer::from_tar(&tar, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"));
