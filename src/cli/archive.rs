@@ -118,10 +118,31 @@ pub fn save(global: &GlobalOptions, args: &SaveArgs) -> anyhow::Result<i32> {
 }
 
 /// Writes `path` through a temporary file beside it, renamed into place only when complete.
+/// A path that exists as anything but a regular file (`/dev/stdout`, a FIFO, a symlink) is
+/// written in place instead: renaming over it would replace it.
 fn write_file(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let in_place = std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file());
+    if in_place {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        if file.is_terminal() {
+            anyhow::bail!(
+                "refusing to write an image archive to a terminal ({}): use -o FILE",
+                path.display()
+            );
+        }
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        f(&mut out)?;
+        return out
+            .flush()
+            .with_context(|| format!("writing {}", path.display()));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -463,6 +463,16 @@ fn refusals(rig: &Rig) {
     assert!(err.contains("-o DIR"), "{err}");
     let err = user.nook(&["save", "nope"]).fail();
     assert!(err.contains("nope: image not known"), "{err}");
+    // `-o /dev/stdout` writes through the symlink (never renames over it); as the
+    // unprivileged user, so a regression cannot touch the host's /dev.
+    let through = file(&user, "through-dev-stdout.tar");
+    user.sh(&format!(
+        "{} > {}",
+        nook_sh(&user, &format!("save -q -o /dev/stdout {bb}")),
+        s(&through)
+    ))
+    .ok();
+    assert!(tar_members(&through).contains(&"manifest.json".to_string()));
     // `script` gives the command a terminal as stdout.
     let out = user.sh(&format!(
         "script -qec '{}' /dev/null",

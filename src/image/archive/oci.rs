@@ -340,6 +340,16 @@ fn open_blob(store: &Store, desc: &Descriptor) -> Result<Exact<std::fs::File>, A
     ))
 }
 
+/// The progress line for copying a blob, as Podman words it.
+fn copying(desc: &Descriptor) -> String {
+    let kind = if desc.media_type.contains("config") {
+        "config"
+    } else {
+        "blob"
+    };
+    format!("Copying {kind} {}", desc.digest.short())
+}
+
 fn write_tar(
     store: &Store,
     out: &mut dyn Write,
@@ -359,7 +369,7 @@ fn write_tar(
     append_dir(&mut b, "blobs/").map_err(|e| fail(&first, e))?;
     append_dir(&mut b, "blobs/sha256/").map_err(|e| fail(&first, e))?;
     for (desc, label) in blobs {
-        progress(&format!("Copying blob {}", desc.digest.short()));
+        progress(&copying(desc));
         let reader = open_blob(store, desc)?;
         append_file(&mut b, &blob_member(&desc.digest), desc.size, reader)
             .map_err(|e| fail(label, e))?;
@@ -394,7 +404,7 @@ fn write_dir(
         if std::fs::metadata(&dest).is_ok_and(|m| m.len() == desc.size) {
             continue;
         }
-        progress(&format!("Copying blob {}", desc.digest.short()));
+        progress(&copying(desc));
         let tmp = dir.join(format!("blobs/sha256/.tmp-{}", desc.digest.hex()));
         let copied = std::fs::File::create(&tmp).and_then(|mut f| {
             io::copy(
