@@ -2,6 +2,7 @@
 //! formatting ([`format`], [`output`]) and the translation of errors into Podman's exit codes.
 //! No engine logic lives here.
 
+pub mod archive;
 pub mod args;
 pub mod format;
 mod human;
@@ -145,6 +146,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => image::tag(&global, &args),
         Command::Untag(args) | Command::Image(ImageCommand::Untag(args)) => {
             image::untag(&global, &args)
+        }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
+            archive::save(&global, &args)
+        }
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
+            archive::load(&global, &args)
         }
         Command::Image(ImageCommand::Inspect(args)) => image::inspect(&global, &args),
         Command::Image(ImageCommand::History(args)) => image::history(&global, &args),

@@ -1,8 +1,10 @@
 //! Images: references and short names ([`reference`]), manifests and configs, the registry
 //! client ([`registry`]) and its credentials ([`authfile`]), pulling ([`pull`]) and installing
 //! ([`install`]) images into the store, and applying layer tars safely ([`layer`]). Registry
-//! settings come from `registries.conf` ([`registries`]).
+//! settings come from `registries.conf` ([`registries`]). `save` and `load` read and write image
+//! archives (docker-archive, oci-archive, oci-dir: [`archive`]).
 
+pub mod archive;
 pub mod authfile;
 pub mod config;
 pub mod digest;

@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod archive;
 mod bench_seed;
 mod cli;
 mod fake_registry;
@@ -29,6 +30,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(pull::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
+    tests.extend(archive::tests());
     tests.extend(registry_client::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
