@@ -152,9 +152,9 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Save image(s) to an archive
-    Save(Pending),
+    Save(super::archive::SaveArgs),
     /// Load image(s) from a tar archive
-    Load(Pending),
+    Load(super::archive::LoadArgs),
     /// Import a tarball to create a filesystem image
     Import(super::push::ImportArgs),
     /// Export a container's filesystem contents as a tar archive
@@ -350,9 +350,9 @@ pub enum ImageCommand {
     /// Remove a name from a local image
     Untag(UntagArgs),
     /// Save image(s) to an archive
-    Save(Pending),
+    Save(super::archive::SaveArgs),
     /// Load image(s) from a tar archive
-    Load(Pending),
+    Load(super::archive::LoadArgs),
     /// Import a tarball to create a filesystem image
     Import(super::push::ImportArgs),
 }

@@ -1,7 +1,7 @@
 //! `nook pull`, `rmi`, `tag`, `untag`, `image inspect|history|prune`: parse, call the engine,
 //! print as Podman does.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use anyhow::Context;
@@ -71,6 +71,74 @@ impl Progress for Lines {
     }
 }
 
+/// Per-blob progress bars with bytes and speed, for a terminal.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars {
+            multi: indicatif::MultiProgress::new(),
+            bars: Mutex::new(Default::default()),
+        }
+    }
+
+    fn with_bar(
+        &self,
+        digest: &crate::image::digest::Digest,
+        f: impl FnOnce(&indicatif::ProgressBar),
+    ) {
+        if let Ok(bars) = self.bars.lock() {
+            if let Some(bar) = bars.get(digest.hex()) {
+                f(bar);
+            }
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn event(&self, event: Event<'_>) {
+        let style = indicatif::ProgressStyle::with_template(
+            "Copying blob {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        match event {
+            Event::BlobStarted(d, size) => {
+                let bar = self.multi.add(
+                    indicatif::ProgressBar::new(size)
+                        .with_style(style)
+                        .with_prefix(d.short().to_string()),
+                );
+                if let Ok(mut bars) = self.bars.lock() {
+                    bars.insert(d.hex().to_string(), bar);
+                }
+            }
+            Event::BlobBytes(d, n) => self.with_bar(d, |b| b.inc(n)),
+            Event::BlobDone(d) => self.with_bar(d, |b| b.finish()),
+            Event::BlobSkipped(d) => {
+                let _ = self.multi.println(format!(
+                    "Copying blob {} skipped: already exists",
+                    d.short()
+                ));
+            }
+            Event::Resolved(r) => {
+                let _ = self.multi.println(format!("Trying to pull {r}..."));
+            }
+            Event::ConfigDone(d) => {
+                let _ = self
+                    .multi
+                    .println(format!("Copying config {} done", d.short()));
+            }
+            Event::WritingManifest => {
+                let _ = self.multi.println("Writing manifest to image destination");
+            }
+        }
+    }
+}
+
 pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let opts = PullOptions {
@@ -79,11 +147,18 @@ pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
         jobs: args.jobs,
         authfile: args.registry.authfile.clone(),
     };
-    let progress = Lines {
+    let lines = Lines {
         quiet: args.quiet,
         out: Mutex::new(std::io::stderr()),
     };
-    let report = pull::pull(&store, &args.image, &opts, &progress)?;
+    let bars;
+    let progress: &dyn Progress = if !args.quiet && std::io::stderr().is_terminal() {
+        bars = Bars::new();
+        &bars
+    } else {
+        &lines
+    };
+    let report = pull::pull(&store, &args.image, &opts, progress)?;
     println!("{}", report.image.id);
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! formatting ([`format`], [`output`]) and the translation of errors into Podman's exit codes.
 //! No engine logic lives here.
 
+pub mod archive;
 pub mod args;
 pub mod format;
 mod human;
@@ -29,10 +30,24 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", error_text(&err));
             EXIT_ENGINE
         }
     }
+}
+
+/// The error and its causes joined with `: `, skipping a cause whose text the message already
+/// carries (library errors often embed their source).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Prints a clap error the way Podman prints its own: `Error: ...` plus where to look.
@@ -139,6 +154,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Untag(args) | Command::Image(ImageCommand::Untag(args)) => {
             image::untag(&global, &args)
         }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
+            archive::save(&global, &args)
+        }
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
+            archive::load(&global, &args)
+        }
         Command::Image(ImageCommand::Inspect(args)) => image::inspect(&global, &args),
         Command::Image(ImageCommand::History(args)) => image::history(&global, &args),
         Command::Image(ImageCommand::Prune(args)) => image::prune(&global, &args),
@@ -203,6 +224,15 @@ mod tests {
             text.ends_with("Try 'nook --help' for more information.\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn error_text_skips_causes_already_in_the_message() {
+        let io = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(io).context("writing x: disk on fire");
+        assert_eq!(error_text(&err), "writing x: disk on fire");
+        let err = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(error_text(&err), "outer: inner");
     }
 
     #[test]

@@ -191,6 +191,7 @@ pub fn rmi(store: &Store, keys: &[String], force: bool) -> Result<RmiReport, Ima
 /// Removes the layers and blobs of `removed` images that no remaining image uses. Only blobs
 /// of the removed images are candidates, so a concurrent pull's fresh blobs are never touched.
 pub fn collect_garbage(store: &Store, removed: &[ImageRecord]) -> Result<(), ImageError> {
+    install::empty_layer_trash(store)?;
     let images = store.images().list()?;
     let used_layers: BTreeSet<&str> = images
         .iter()

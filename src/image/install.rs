@@ -42,6 +42,10 @@ pub enum InstallError {
         image: String,
         source: crate::userns::mapped::UsernsError,
     },
+    #[error("removing layer directories: {source}")]
+    Remove {
+        source: crate::userns::mapped::UsernsError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -103,6 +107,7 @@ pub fn layer_diff_dir(store: &Store, chain_id: &str) -> PathBuf {
 /// Applies `layers` (blobs already in the blob store) and records them complete. Layers another
 /// process is applying right now are waited for, not applied twice.
 pub fn apply_layers(store: &Store, image: &str, layers: &[LayerPlan]) -> Result<(), InstallError> {
+    empty_layer_trash(store)?;
     let mut sorted: Vec<&LayerPlan> = layers.iter().collect();
     sorted.sort_by(|a, b| a.chain_id.cmp(&b.chain_id));
     // Work locks first (lock order), ascending ids; then re-check what is still missing.
@@ -264,6 +269,32 @@ pub fn discard_layers(store: &Store, chain_ids: Vec<String>) -> Result<(), Insta
         .iter()
         .map(|id| store.paths().layer_dir(id))
         .collect();
+    remove_dirs(store, dirs)?;
+    let txn = store.layers().write()?;
+    for id in &chain_ids {
+        if txn.get_exact(id)?.is_some() {
+            txn.remove(id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the directories of layers that recovery moved aside (see `store::recover`).
+pub fn empty_layer_trash(store: &Store) -> Result<(), InstallError> {
+    let trash = store.paths().layer_trash_dir();
+    let dirs: Vec<PathBuf> = match std::fs::read_dir(&trash) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+        Err(_) => return Ok(()),
+    };
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    remove_dirs(store, dirs)
+}
+
+/// Removes directories (absent is fine): inside the user namespace when rootless, since their
+/// files belong to subordinate ids.
+fn remove_dirs(store: &Store, dirs: Vec<PathBuf>) -> Result<(), InstallError> {
     let remove = move || -> Result<(), String> {
         for d in &dirs {
             match std::fs::remove_dir_all(d) {
@@ -280,17 +311,7 @@ pub fn discard_layers(store: &Store, chain_ids: Vec<String>) -> Result<(), Insta
     } else {
         remove().map_err(crate::userns::mapped::UsernsError::Job)
     };
-    result.map_err(|source| InstallError::Userns {
-        image: String::new(),
-        source,
-    })?;
-    let txn = store.layers().write()?;
-    for id in &chain_ids {
-        if txn.get_exact(id)?.is_some() {
-            txn.remove(id)?;
-        }
-    }
-    Ok(())
+    result.map_err(|source| InstallError::Remove { source })
 }
 
 /// Writes (or updates) the image record: `names` move to this image from any other image.

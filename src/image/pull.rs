@@ -258,7 +258,14 @@ fn fetch_blobs(
                         digest: desc.digest.clone(),
                         source: std::io::Error::other(e.to_string()),
                     })
-                    .and_then(|body| blobs.write_verified(body, &desc.digest, Some(desc.size)));
+                    .and_then(|body| {
+                        let body = Counting {
+                            inner: body,
+                            digest: &desc.digest,
+                            progress,
+                        };
+                        blobs.write_verified(body, &desc.digest, Some(desc.size))
+                    });
                 match result {
                     Ok(_) => progress.event(Event::BlobDone(&desc.digest)),
                     Err(e) => {
@@ -274,5 +281,22 @@ fn fetch_blobs(
     match first_error.into_inner().ok().flatten() {
         Some(e) => Err(e),
         None => Ok(wanted.len()),
+    }
+}
+
+/// Reports the bytes read through it as [`Event::BlobBytes`].
+struct Counting<'a, R> {
+    inner: R,
+    digest: &'a Digest,
+    progress: &'a dyn Progress,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.progress.event(Event::BlobBytes(self.digest, n as u64));
+        }
+        Ok(n)
     }
 }

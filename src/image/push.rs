@@ -12,13 +12,14 @@
 
 use std::io::Read;
 
+use super::archive::blob_descriptor;
 use super::authfile::{AuthEntry, AuthFileError, AuthFilePaths, Credentials};
 use super::config::{chain_ids, ImageConfig};
 use super::digest::Digest;
 use super::layer::Compression;
 use super::manifest::{self, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::pull::{Event, Progress};
-use super::push_blobs::{descriptor, layer_media_type, Job, MountIndex, Sender, Sent};
+use super::push_blobs::{descriptor, Job, MountIndex, Sender, Sent};
 use super::reference::{ParsedName, Reference, ReferenceError, LOCALHOST};
 use super::registries::{RegistriesConfig, RegistriesPaths};
 use super::registry::{ClientOptions, RegistryClient, RegistryError};
@@ -374,29 +375,15 @@ fn layer_descriptors(
         let Some(digest) = digest else {
             return Err(missing("(none recorded)", chain));
         };
-        let Some(size) = blobs.size(&digest) else {
+        let described = blob_descriptor(store, &digest).map_err(|e| PushError::LocalBlob {
+            image: name.to_string(),
+            digest: digest.to_string(),
+            message: e.to_string(),
+        })?;
+        let Some(desc) = described else {
             return Err(missing(&digest.to_string(), chain));
         };
-        let mut head = Vec::new();
-        blobs
-            .open(&digest)?
-            .take(6)
-            .read_to_end(&mut head)
-            .map_err(|e| PushError::LocalBlob {
-                image: name.to_string(),
-                digest: digest.to_string(),
-                message: e.to_string(),
-            })?;
-        let compression = match super::layer::compression::Magic::of(&head) {
-            super::layer::compression::Magic::Gzip => Compression::Gzip,
-            super::layer::compression::Magic::Zstd => Compression::Zstd,
-            _ => Compression::None,
-        };
-        out.push(descriptor(
-            layer_media_type(ManifestFormat::Oci, compression),
-            digest,
-            size,
-        ));
+        out.push(desc);
     }
     Ok(out)
 }
@@ -433,6 +420,7 @@ fn build_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::push_blobs::layer_media_type;
 
     fn image(names: &[&str]) -> ImageRecord {
         ImageRecord {

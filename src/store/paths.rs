@@ -194,6 +194,12 @@ impl StorePaths {
         self.graph_root.join("volumes")
     }
 
+    /// `<graphroot>/layers-trash`: directories of removed layers waiting to be deleted inside
+    /// the user namespace (their files belong to subordinate ids).
+    pub fn layer_trash_dir(&self) -> PathBuf {
+        self.graph_root.join("layers-trash")
+    }
+
     /// `<graphroot>/volumes/<name>/_data`: a volume's mount point, as in Podman.
     pub fn volume_data_dir(&self, name: &str) -> PathBuf {
         self.volumes_dir().join(name).join("_data")

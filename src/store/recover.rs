@@ -92,6 +92,15 @@ fn recover_layers(store: &Store, report: &mut RecoveryReport) -> Result<(), Stor
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Rootless layers hold files of subordinate ids that only the user namespace can
+            // delete: move the directory aside; the image code empties the trash in the namespace.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                let trash = store.paths().layer_trash_dir();
+                fs::create_dir_all(&trash).map_err(|e| StoreError::io("create", &trash, e))?;
+                let target = trash.join(format!("{}-{}", layer.id, super::random_hex(4)));
+                fs::rename(&dir, &target)
+                    .map_err(|e| StoreError::io("move aside incomplete layer", &dir, e))?;
+            }
             Err(e) => return Err(StoreError::io("remove incomplete layer", &dir, e)),
         }
         w.remove(&layer.id)?;

@@ -10,6 +10,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod archive;
+mod bench_seed;
 mod cli;
 mod fake_registry;
 mod import;
@@ -26,11 +28,13 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(bench_seed::tests());
     tests.extend(pull::tests());
     tests.extend(push::tests());
     tests.extend(import::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
+    tests.extend(archive::tests());
     tests.extend(registry_client::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);

@@ -33,6 +33,14 @@ pub fn tests() -> Vec<Trial> {
             corrupt_images(rig, &rig.root().isolated())
         }),
         support::test("pull::image_commands_round_trip", image_commands),
+        support::test("pull::hostile_layers_are_contained", |rig| {
+            hostile_contained(rig, &rig.user().isolated())
+        }),
+        support::root_only("pull::hostile_layers_are_contained_as_root", |rig| {
+            hostile_contained(rig, &rig.root().isolated())
+        }),
+        support::test("pull::auth_registry_needs_login", auth_pull),
+        support::test("pull::interrupted_layer_is_recovered", interrupted_layer),
     ]
 }
 
@@ -377,6 +385,39 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
     );
     assert_refused(user, &r, &l.digest, "wrong media type");
 
+    // A manifest announcing the wrong size for a layer.
+    let l = unique_layer(&format!("size-{tag}"));
+    let reg = rig.registry();
+    let http = reg.http();
+    let repo = format!("bad/size-{tag}");
+    let layers = [l.clone()];
+    let config = config_json("amd64", None, &layers, &["/bin/sh"]);
+    let d = crate::support::images::push_blob(&http, &repo, &l.blob)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let c = crate::support::images::push_blob(&http, &repo, &config)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": c},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": l.blob.len() + 7, "digest": d}],
+    });
+    let body = serde_json::to_vec(&manifest).unwrap_or_default();
+    crate::support::images::push_manifest(
+        &http,
+        &repo,
+        "latest",
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_refused(
+        user,
+        &format!("{}/{repo}:latest", reg.host()),
+        &l.digest,
+        "size mismatch",
+    );
+
     // A tar entry climbing out of the layer.
     let tar = raw_tar(&[("../../../../../../tmp/nook-escape-canary", b"escaped\n")]);
     let l = Layer::from_tar(&tar, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"));
@@ -393,16 +434,35 @@ fn entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
-/// A tar with regular files at raw, unchecked paths (the tar crate refuses `..` itself).
-fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+/// One entry of a hand-made tar.
+enum Raw<'a> {
+    File(&'a [u8]),
+    Dir,
+    Symlink(&'a str),
+    Hardlink(&'a str),
+}
+
+/// A tar with entries at raw, unchecked paths and link targets (the tar crate refuses `..`
+/// and absolute paths itself, which is exactly what hostile images contain).
+fn raw_tar_entries(entries: &[(&str, Raw<'_>)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (name, data) in files {
+    for (name, kind) in entries {
         let mut h = tar::Header::new_old();
         let bytes = name.as_bytes();
         h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
-        h.set_mode(0o644);
+        let (mode, kind_byte, link, data): (u32, tar::EntryType, &str, &[u8]) = match kind {
+            Raw::File(d) => (0o644, tar::EntryType::Regular, "", d),
+            Raw::Dir => (0o755, tar::EntryType::Directory, "", b""),
+            Raw::Symlink(t) => (0o777, tar::EntryType::Symlink, t, b""),
+            Raw::Hardlink(t) => (0o644, tar::EntryType::Link, t, b""),
+        };
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_size(data.len() as u64);
-        h.set_entry_type(tar::EntryType::Regular);
+        h.set_entry_type(kind_byte);
         h.set_cksum();
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(data);
@@ -410,6 +470,194 @@ fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
     }
     out.resize(out.len() + 1024, 0);
     out
+}
+
+fn raw_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<(&str, Raw<'_>)> = files.iter().map(|(n, d)| (*n, Raw::File(d))).collect();
+    raw_tar_entries(&entries)
+}
+
+/// Hostile layers that must be contained, not refused: absolute paths, a symlink to a host
+/// directory written through (in the same layer and from a later layer), a hard link to a
+/// host file. The host must be untouched and the files must land inside the layers.
+fn hostile_contained(rig: &Rig, user: &Runner) {
+    let tag = if user.is_root() { "root" } else { "user" };
+    let canary = PathBuf::from(format!("/tmp/nook-contain-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&canary).unwrap_or_else(|e| panic!("{e}"));
+    // World-writable, so only containment (not permissions) keeps the user out.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&canary, std::fs::Permissions::from_mode(0o1777))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let passwd_links = std::fs::metadata("/etc/passwd")
+        .map(|m| m.nlink())
+        .unwrap_or_default();
+    let c = canary.display().to_string();
+    let abs = format!("{c}/absolute.txt");
+    let l1 = raw_tar_entries(&[
+        ("etc/", Raw::Dir),
+        ("etc/passwd", Raw::File(b"root:x:0:0::/:/bin/sh\n")),
+        ("escape", Raw::Symlink(&c)),
+        (
+            "escape/through-symlink.txt",
+            Raw::File(b"written through a symlink\n"),
+        ),
+        (&abs, Raw::File(b"absolute\n")),
+        ("pw", Raw::Hardlink("/etc/passwd")),
+    ]);
+    let l2 = raw_tar_entries(&[("escape/from-upper-layer.txt", Raw::File(b"later layer\n"))]);
+    let layers = [
+        Layer::from_tar(&l1, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}")),
+        Layer::from_tar(&l2, Compression::Zstd).unwrap_or_else(|e| panic!("{e:#}")),
+    ];
+    let reg = rig.registry();
+    let repo = format!("hostile/contained-{tag}");
+    let config = config_json("amd64", None, &layers, &["/bin/sh"]);
+    push_image(
+        &reg.http(),
+        &repo,
+        Some("latest"),
+        Flavor::Oci,
+        &layers,
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    user.nook(&["pull", tls_off(), &format!("{}/{repo}:latest", reg.host())])
+        .ok();
+
+    let outside: Vec<_> = std::fs::read_dir(&canary)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&canary);
+    assert!(
+        outside.is_empty(),
+        "hostile layer wrote on the host: {outside:?}"
+    );
+    assert_eq!(
+        std::fs::metadata("/etc/passwd")
+            .map(|m| m.nlink())
+            .unwrap_or_default(),
+        passwd_links,
+        "host /etc/passwd got a new hard link"
+    );
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let base = layer_dir(user, &diff_ids, 0);
+    let inside = base.join(c.trim_start_matches('/'));
+    for f in ["through-symlink.txt", "absolute.txt"] {
+        assert!(
+            inside.join(f).is_file(),
+            "{f} must land inside the layer at {}",
+            inside.display()
+        );
+    }
+    let pw = std::fs::metadata(base.join("pw")).map(|m| m.ino()).ok();
+    let own = std::fs::metadata(base.join("etc/passwd"))
+        .map(|m| m.ino())
+        .ok();
+    assert_eq!(
+        pw, own,
+        "the hard link must point at the layer's own etc/passwd"
+    );
+    let upper = layer_dir(user, &diff_ids, 1);
+    assert!(
+        upper.join("escape/from-upper-layer.txt").is_file(),
+        "the later layer writes into its own directory"
+    );
+}
+
+/// A layer left `incomplete` (a pull killed mid-apply) is cleaned up by the next command —
+/// rootless, its files belong to subordinate ids — and the next pull applies it again.
+fn interrupted_layer(rig: &Rig) {
+    let user = rig.user().isolated();
+    // A directory owned by container uid 1000: rootless, its host owner is a subordinate id,
+    // so the user cannot delete its contents outside the user namespace.
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, kind, mode, data) in [
+        ("srv/", tar::EntryType::Directory, 0o755, &b""[..]),
+        (
+            "srv/data.txt",
+            tar::EntryType::Regular,
+            0o644,
+            &b"owned by 1000\n"[..],
+        ),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tar = b.into_inner().unwrap_or_else(|e| panic!("{e}"));
+    let layer = Layer::from_tar(&tar, Compression::Gzip).unwrap_or_else(|e| panic!("{e:#}"));
+    let reference = push_one(
+        rig,
+        &format!("owned/recover-{}", user.uid()),
+        &layer,
+        None,
+        None,
+    );
+    user.nook(&["pull", tls_off(), &reference]).ok();
+    let dir = layer_dir(&user, std::slice::from_ref(&layer.diff_id), 0);
+    let layer_id = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let record = user
+        .graph_root()
+        .join("db/layers")
+        .join(format!("{layer_id}.json"));
+    let text =
+        std::fs::read_to_string(&record).unwrap_or_else(|e| panic!("{}: {e}", record.display()));
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    json["incomplete"] = serde_json::Value::Bool(true);
+    std::fs::write(&record, json.to_string()).unwrap_or_else(|e| panic!("{e}"));
+
+    user.nook(&["images"]).ok();
+    assert!(
+        !record.exists(),
+        "recovery must drop the incomplete layer record"
+    );
+    assert!(
+        !dir.exists(),
+        "recovery must take the incomplete layer directory away"
+    );
+    // The blob is still in the blob store: no download, but the layer is applied again.
+    user.nook(&["pull", tls_off(), &reference]).ok();
+    assert!(dir.join("srv/data.txt").is_file(), "layer applied again");
+    assert_eq!(
+        entries(&user.graph_root().join("layers-trash")),
+        0,
+        "trash must be emptied"
+    );
+}
+
+fn auth_pull(rig: &Rig) {
+    let user = rig.user().isolated();
+    let fx = rig.auth_busybox();
+    let denied = user.nook(&["pull", tls_off(), &fx.reference()]);
+    assert_eq!(denied.code(), 125);
+    assert!(
+        denied.stderr().contains("nook login"),
+        "no login hint: {}",
+        denied.stderr()
+    );
+    user.nook_cmd(&[
+        "login",
+        tls_off(),
+        "-u",
+        crate::support::AUTH_USER,
+        "--password-stdin",
+        &fx.registry,
+    ])
+    .stdin(crate::support::AUTH_PASS)
+    .run()
+    .ok();
+    let id = user.nook(&["pull", tls_off(), &fx.reference()]).ok();
+    assert_eq!(id.trim(), fx.config_digest.trim_start_matches("sha256:"));
 }
 
 fn image_commands(rig: &Rig) {

@@ -299,7 +299,7 @@ impl Reply {
 }
 
 impl Http {
-    fn new(base: &str) -> Http {
+    pub fn new(base: &str) -> Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
