@@ -3,9 +3,9 @@
 //! recompression to zstd, credentials. Imports (and pushes of imported images) are in
 //! `import.rs`.
 
-use std::time::{Duration, Instant};
 
 use crate::support::images::check_tree;
+use crate::support::registry::requests_in;
 use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
@@ -40,34 +40,14 @@ pub(crate) fn tag_of(user: &Runner) -> &'static str {
     }
 }
 
-/// The registry's log once it stopped growing (it logs a request after answering it).
 fn settled_log(rig: &Rig) -> String {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut last = rig.registry().log_text();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = rig.registry().log_text();
-        if now == last || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-    }
-}
-
-/// Requests with `method` whose URI contains `uri_part` (distribution's "response completed"
-/// lines: `http.request.method=PUT ... http.request.uri="/v2/..."`).
-fn requests(log: &str, method: &str, uri_part: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.contains(&format!("http.request.method={method} ")))
-        .filter(|l| l.contains(uri_part))
-        .map(str::to_string)
-        .collect()
+    rig.registry().settled_log()
 }
 
 /// Blob data requests (upload PUTs and PATCHes) to `repo`.
 fn blob_uploads(log: &str, repo: &str) -> usize {
     let part = format!("/v2/{repo}/blobs/uploads/");
-    requests(log, "PUT", &part).len() + requests(log, "PATCH", &part).len()
+    requests_in(log, "PUT", &part).len() + requests_in(log, "PATCH", &part).len()
 }
 
 /// The digest the registry serves for `repo:tag` (its `Docker-Content-Digest`).
@@ -126,7 +106,7 @@ fn round_trip(rig: &Rig, user: &Runner) {
 
     // The layer and config came from busybox on the same registry: mounted, not uploaded.
     let log = settled_log(rig);
-    let mounts: Vec<String> = requests(&log, "POST", &format!("/v2/{repo}/blobs/uploads/"))
+    let mounts: Vec<String> = requests_in(&log, "POST", &format!("/v2/{repo}/blobs/uploads/"))
         .into_iter()
         .filter(|l| l.contains("mount=") && l.contains("http.response.status=201"))
         .collect();

@@ -143,6 +143,27 @@ impl Registry {
         std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
     }
 
+    /// The requests with `method` whose URI contains `uri_part`, from the registry's own
+    /// "response completed" log lines (`http.request.method=GET ... http.request.uri="..."`).
+    pub fn requests(&self, method: &str, uri_part: &str) -> Vec<String> {
+        requests_in(&self.settled_log(), method, uri_part)
+    }
+
+    /// The log once it stopped growing for 150 ms (at most 3 s): the registry logs a request
+    /// after answering it, so a client can finish before its line is written.
+    pub fn settled_log(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut last = self.log_text();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let now = self.log_text();
+            if now == last || Instant::now() > deadline {
+                return now;
+            }
+            last = now;
+        }
+    }
+
     /// A client that sends this registry's credentials (if any).
     pub fn http(&self) -> Http {
         let mut h = self.anonymous();
@@ -179,6 +200,17 @@ impl Drop for Registry {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The requests with `method` whose URI contains `uri_part` in a registry log text
+/// (distribution's "response completed" lines: `http.request.method=PUT ...
+/// http.request.uri="/v2/..."`).
+pub fn requests_in(log: &str, method: &str, uri_part: &str) -> Vec<String> {
+    let method = format!("http.request.method={method} ");
+    log.lines()
+        .filter(|l| l.contains(&method) && l.contains(uri_part))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Spawns `cmd` from a thread that lives as long as the process, with PR_SET_PDEATHSIG, so
