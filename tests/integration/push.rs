@@ -3,7 +3,6 @@
 //! recompression to zstd, credentials. Imports (and pushes of imported images) are in
 //! `import.rs`.
 
-
 use crate::support::images::check_tree;
 use crate::support::registry::requests_in;
 use crate::support::{self, Rig, Runner, Trial};
