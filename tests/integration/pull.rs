@@ -373,6 +373,28 @@ fn corrupt_images(rig: &Rig, user: &Runner) {
     let r = push_one(rig, &format!("bad/truncated-{tag}"), &truncated, None, None);
     assert_refused(user, &r, &truncated.digest, "truncated gzip");
 
+    // The same for a zstd stream.
+    let spec = LayerSpec::new().file(
+        "data/file.txt",
+        0o644,
+        format!("zstd content for {tag}\n").repeat(200),
+    );
+    let full = Layer::build(&spec, Compression::Zstd).unwrap_or_else(|e| panic!("{e:#}"));
+    let cut = full.blob[..full.blob.len() - 9].to_vec();
+    let truncated = Layer {
+        digest: crate::support::layer::sha256_digest(&cut),
+        blob: cut,
+        ..full
+    };
+    let r = push_one(
+        rig,
+        &format!("bad/truncated-zstd-{tag}"),
+        &truncated,
+        None,
+        None,
+    );
+    assert_refused(user, &r, &truncated.digest, "truncated zstd");
+
     // A layer whose media type is not a layer.
     let l = unique_layer(&format!("mediatype-{tag}"));
     let r = push_one(
