@@ -97,11 +97,11 @@ pub struct FormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
-    Run(Pending),
+    Run(super::container::RunArgs),
     /// Create but do not start a container
-    Create(Pending),
+    Create(super::container::CreateArgs),
     /// Start one or more containers
-    Start(Pending),
+    Start(super::container::StartArgs),
     /// Stop one or more containers
     Stop(Pending),
     /// Kill one or more running containers with a signal
@@ -109,7 +109,7 @@ pub enum Command {
     /// Restart one or more containers
     Restart(Pending),
     /// Remove one or more containers
-    Rm(Pending),
+    Rm(super::container::RmArgs),
     /// List containers
     Ps(PsArgs),
     /// Fetch the logs of a container

@@ -139,6 +139,16 @@ impl Progress for Bars {
     }
 }
 
+/// Pull progress for stderr: bars on a terminal, Podman's plain lines otherwise, nothing when
+/// `quiet`.
+pub fn progress_for(quiet: bool) -> Box<dyn Progress> {
+    if !quiet && std::io::stderr().is_terminal() {
+        Box::new(Bars::new())
+    } else {
+        Box::new(Lines { quiet, out: Mutex::new(std::io::stderr()) })
+    }
+}
+
 pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let opts = PullOptions {
@@ -147,18 +157,8 @@ pub fn pull(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<i32> {
         jobs: args.jobs,
         authfile: args.registry.authfile.clone(),
     };
-    let lines = Lines {
-        quiet: args.quiet,
-        out: Mutex::new(std::io::stderr()),
-    };
-    let bars;
-    let progress: &dyn Progress = if !args.quiet && std::io::stderr().is_terminal() {
-        bars = Bars::new();
-        &bars
-    } else {
-        &lines
-    };
-    let report = pull::pull(&store, &args.image, &opts, progress)?;
+    let progress = progress_for(args.quiet);
+    let report = pull::pull(&store, &args.image, &opts, progress.as_ref())?;
     println!("{}", report.image.id);
     Ok(0)
 }

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod args;
 pub mod format;
+pub mod container;
 mod human;
 mod image;
 mod listing;
@@ -140,6 +141,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             listing::images(&global, &args)
         }
         Command::Volume(cmd) => volume::run(&global, cmd),
+        Command::Create(args) => container::create(&global, &args),
+        Command::Rm(args) => container::rm(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }

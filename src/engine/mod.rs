@@ -1,6 +1,7 @@
 //! The engine: one function per user-visible operation, written as a sequence of calls into the
 //! modules below it (store, image, rootfs, runtime, monitor). The CLI calls it with typed options.
 
+pub mod container;
 pub mod image;
 pub mod info;
 pub mod volume;

@@ -1,0 +1,265 @@
+//! `nook run`, `create`, `start`, `rm`: the flags Podman users type, turned into a typed
+//! [`CreateRequest`] for the engine; exit codes as Podman's (125 engine, 126 cannot invoke, 127
+//! not found, else the container's).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::GlobalOptions;
+use crate::engine::container::config::{CreateConfig, NetworkMode};
+use crate::engine::container::{self as engine, CreateRequest, PullPolicy};
+use crate::image::pull::PullOptions;
+use crate::store::Store;
+
+/// Flags shared by `run` and `create`.
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from the host)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional groups to join
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set the container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Bind mount a volume into the container (SOURCE:DEST[:OPTIONS])
+    #[arg(short, long = "volume", value_name = "SRC:DST[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,...)
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mount: Vec<String>,
+    /// Mount a temporary filesystem (PATH[:OPTIONS])
+    #[arg(long = "tmpfs", value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Make the container's root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Network mode: none (private, loopback only) or host
+    #[arg(long, alias = "net", value_name = "MODE", default_value = "none")]
+    pub network: String,
+    /// User namespace mode: "" or keep-id
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Pull image policy
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never", "newer"])]
+    pub pull: String,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<PathBuf>,
+    /// If a container with the same name exists, replace it
+    #[arg(long)]
+    pub replace: bool,
+    /// Set metadata on the container (KEY=VALUE)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Add an annotation to the container (KEY=VALUE)
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to the container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options (no-new-privileges, seccomp=unconfined|PROFILE.json)
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Pull the image for this platform (os/arch[/variant])
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Require HTTPS and verify certificates when pulling
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `nook run` flags.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Run the container in the background and print its ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Suppress output information when pulling images
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+/// `nook start` flags.
+#[derive(Debug, Args, Clone)]
+pub struct StartArgs {
+    /// Attach the container's output and wait for it
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Keep STDIN open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Containers to start
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `nook rm` flags.
+#[derive(Debug, Args, Clone)]
+pub struct RmArgs {
+    /// Remove all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Force removal of a running container
+    #[arg(short, long)]
+    pub force: bool,
+    /// Ignore errors when a container does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Containers to remove
+    pub containers: Vec<String>,
+}
+
+/// The engine request for `args`.
+pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
+    let network = match args.network.as_str() {
+        "none" | "private" | "slirp4netns" | "pasta" | "bridge" | "" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        other => anyhow::bail!("invalid --network \"{other}\": use none or host (published ports and pasta arrive with the networking issue)"),
+    };
+    let keep_id = match args.userns.as_deref() {
+        None | Some("") | Some("host") => false,
+        Some("keep-id") => true,
+        Some(other) => anyhow::bail!("invalid --userns \"{other}\": use keep-id (or leave it unset)"),
+    };
+    let mut no_new_privileges = false;
+    let mut seccomp = None;
+    for opt in &args.security_opt {
+        match opt.split_once(['=', ':']) {
+            None if opt == "no-new-privileges" => no_new_privileges = true,
+            Some(("no-new-privileges", v)) => no_new_privileges = v != "false",
+            Some(("seccomp", v)) => seccomp = Some(v.to_string()),
+            Some(("label", _)) | Some(("apparmor", _)) => {}
+            _ => anyhow::bail!("invalid --security-opt \"{opt}\": use no-new-privileges or seccomp=unconfined|PROFILE.json"),
+        }
+    }
+    let pull = match args.pull.as_str() {
+        "always" => PullPolicy::Always,
+        "never" => PullPolicy::Never,
+        _ => PullPolicy::Missing,
+    };
+    let platform = match &args.platform {
+        Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]"))?),
+        None => None,
+    };
+    Ok(CreateRequest {
+        image: args.image.clone(),
+        name: args.name.clone(),
+        args: args.command.clone(),
+        entrypoint: args.entrypoint.clone(),
+        env: args.env.clone(),
+        env_files: args.env_file.clone(),
+        volumes: args.volume.clone(),
+        mounts: args.mount.clone(),
+        tmpfs: args.tmpfs.clone(),
+        labels: args.label.clone(),
+        annotations: args.annotation.clone(),
+        pull,
+        pull_options: PullOptions { platform, tls_verify: args.tls_verify, jobs: 6, authfile: None },
+        replace: args.replace,
+        config: CreateConfig {
+            workdir: args.workdir.clone().unwrap_or_default(),
+            user: args.user.clone().unwrap_or_default(),
+            group_add: args.group_add.clone(),
+            hostname: args.hostname.clone().unwrap_or_default(),
+            read_only: args.read_only,
+            network,
+            tty: args.tty,
+            interactive: args.interactive,
+            cap_add: args.cap_add.clone(),
+            cap_drop: args.cap_drop.clone(),
+            privileged: args.privileged,
+            no_new_privileges,
+            seccomp,
+            keep_id,
+            init: args.init,
+            stop_signal: args.stop_signal.clone(),
+            ..Default::default()
+        },
+    })
+}
+
+pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let rec = engine::create(&store, &create_request(args)?, super::image::progress_for(false).as_ref())?;
+    if let Some(path) = &args.cidfile {
+        std::fs::write(path, &rec.id).map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+    }
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let keys: Vec<String> = if args.all {
+        store.containers().list()?.into_iter().map(|c| c.id).collect()
+    } else if args.containers.is_empty() {
+        anyhow::bail!("specify one or more containers to remove, or --all");
+    } else {
+        args.containers.clone()
+    };
+    let mut failed = None;
+    for key in &keys {
+        match engine::remove(&store, key, args.force) {
+            Ok(rec) => println!("{}", if args.all { rec.id } else { key.clone() }),
+            Err(engine::ContainerError::Store(crate::store::StoreError::NotFound { .. })) if args.ignore => {}
+            Err(e) => {
+                if let Some(previous) = failed.replace(e) {
+                    eprintln!("Error: {previous}");
+                }
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
+    }
+}

@@ -1,0 +1,215 @@
+//! Containers: `create` (resolve or pull the image, merge its config with the flags, write the
+//! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
+//! run it through the runtime), `remove`, and `run` = create + start + (with `--rm`) remove.
+
+pub mod config;
+pub mod etc_files;
+
+use std::path::PathBuf;
+
+use config::{ConfigError, CreateConfig, MountSpec};
+
+use crate::engine::image::{self as image_engine, ImageError};
+use crate::engine::volume::{self, VolumeCreateOptions, VolumeError};
+use crate::image::pull::{self, Progress, PullError, PullOptions};
+use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store, StoreError};
+
+/// `--pull`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    #[default]
+    Missing,
+    Always,
+    Never,
+}
+
+/// What `create` (and `run`) was asked, before it meets the image.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub image: String,
+    pub name: Option<String>,
+    pub args: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub env_files: Vec<String>,
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub labels: Vec<String>,
+    pub annotations: Vec<String>,
+    pub pull: PullPolicy,
+    pub pull_options: PullOptions,
+    pub replace: bool,
+    /// Flags that go straight into the config (user, workdir, hostname, security, tty, ...).
+    pub config: CreateConfig,
+}
+
+/// Why a container operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Pull(#[from] PullError),
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}: image not known, and --pull=never forbids pulling it")]
+    NotPulled(String),
+    #[error("container {0} is running: stop it first or use --force")]
+    Running(String),
+    #[error("invalid {flag} \"{value}\": use KEY=VALUE")]
+    KeyValue { flag: &'static str, value: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The image `name` means, pulled first when the policy says so.
+pub fn resolve_image(store: &Store, name: &str, policy: PullPolicy, opts: &PullOptions, progress: &dyn Progress) -> Result<ImageRecord, ContainerError> {
+    let local = match image_engine::find(store, name) {
+        Ok(img) => Some(img),
+        Err(ImageError::NotKnown(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match (local, policy) {
+        (Some(img), PullPolicy::Missing | PullPolicy::Never) => Ok(img),
+        (None, PullPolicy::Never) => Err(ContainerError::NotPulled(name.to_string())),
+        _ => Ok(pull::pull(store, name, opts, progress)?.image),
+    }
+}
+
+fn key_values(flag: &'static str, items: &[String]) -> Result<std::collections::BTreeMap<String, String>, ContainerError> {
+    items
+        .iter()
+        .map(|i| match i.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if !i.is_empty() => Ok((i.clone(), String::new())),
+            _ => Err(ContainerError::KeyValue { flag, value: i.clone() }),
+        })
+        .collect()
+}
+
+/// `nook create`: the container record and directories; nothing runs yet.
+pub fn create(store: &Store, req: &CreateRequest, progress: &dyn Progress) -> Result<ContainerRecord, ContainerError> {
+    let image = resolve_image(store, &req.image, req.pull, &req.pull_options, progress)?;
+    let image_config = image_engine::config_of(store, &image)?;
+    let run = &image_config.config;
+    let mut config = req.config.clone();
+    config.command = config::merge_command(run, req.entrypoint.as_deref(), &req.args)?;
+    let host_env = |k: &str| std::env::var(k).ok();
+    config.env = config::merge_env(&run.env.clone().unwrap_or_default(), &req.env_files, &req.env, config.tty, &host_env)?;
+    if config.workdir.is_empty() {
+        config.workdir = run.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+    }
+    if config.user.is_empty() {
+        config.user = run.user.clone().unwrap_or_default();
+    }
+    if config.stop_signal.is_none() {
+        config.stop_signal = run.stop_signal.clone();
+    }
+    config.annotations = key_values("--annotation", &req.annotations)?;
+    let id = crate::store::new_id();
+    if config.hostname.is_empty() {
+        config.hostname = id[..12].to_string();
+    }
+    let mut mounts = Vec::new();
+    for v in &req.volumes {
+        // `-v /path` alone: an anonymous volume with a random name, as Podman makes.
+        mounts.push(config::parse_volume(v, &crate::store::new_id)?);
+    }
+    for m in &req.mounts {
+        mounts.push(config::parse_mount(m)?);
+    }
+    for t in &req.tmpfs {
+        mounts.push(config::parse_tmpfs(t)?);
+    }
+    let mut volume_names = Vec::new();
+    for m in &mounts {
+        if let MountSpec::Volume { name, .. } = m {
+            volume::create(store, VolumeCreateOptions { name: Some(name.clone()), ignore_if_exists: true, ..Default::default() })?;
+            volume_names.push(name.clone());
+        }
+    }
+    config.mounts = mounts;
+    let name = match &req.name {
+        Some(n) => {
+            if req.replace {
+                if let Ok(old) = store.containers().get(n) {
+                    remove(store, &old.id, true)?;
+                }
+            }
+            n.clone()
+        }
+        None => config::generate_name(&hex_bytes(&crate::store::new_id())),
+    };
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: req.image.clone(),
+        image_id: image.id.clone(),
+        command: config.command.clone(),
+        created: crate::store::time::now_rfc3339(),
+        state: ContainerState::Created,
+        labels: key_values("--label", &req.labels)?,
+        volumes: volume_names,
+        ..Default::default()
+    };
+    let dir = store.paths().container_dir(&id);
+    let config_path = config_path(store, &id);
+    let created = store.containers().write()?.create_with(record, |_| {
+        crate::store::make_dir_mode(&dir, 0o700)?;
+        crate::store::write_json_atomic(&config_path, &config)
+    });
+    match created {
+        Ok(rec) => Ok(rec),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e.into())
+        }
+    }
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+}
+
+/// Where a container's create options live.
+pub fn config_path(store: &Store, id: &str) -> PathBuf {
+    store.paths().container_dir(id).join("create.json")
+}
+
+/// Reads a container's create options.
+pub fn load_config(store: &Store, id: &str) -> Result<CreateConfig, ContainerError> {
+    let path = config_path(store, id);
+    let text = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+    serde_json::from_slice(&text).map_err(|e| ContainerError::Other(format!("corrupt container config {}: {e}", path.display())))
+}
+
+/// `nook rm`: removes a container (a running one only with `force`, which kills it first).
+pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, ContainerError> {
+    let rec = store.containers().get(key)?;
+    if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
+        let alive = rec.pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        if alive && !force {
+            return Err(ContainerError::Running(rec.name.clone()));
+        }
+        if let (true, Some(pid)) = (alive, rec.pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let dir = store.paths().container_dir(&rec.id);
+    let run_dir = store.paths().container_run_dir(&rec.id);
+    let removed = store.containers().remove(&rec.id)?;
+    for d in [dir, run_dir] {
+        match std::fs::remove_dir_all(&d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::io("remove container directory", &d, e).into());
+            }
+            _ => {}
+        }
+    }
+    Ok(removed)
+}
