@@ -29,7 +29,7 @@ use super::{syscalls, SecurityError};
 
 /// The kernel's limit on BPF program length.
 const BPF_MAX_LEN: usize = 4096;
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JMP_JA: u16 = 0x05;
 const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
 const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
@@ -188,7 +188,7 @@ pub fn compile_seccomp(seccomp: &LinuxSeccomp) -> Result<SeccompProgram, Securit
         }
     }
 
-    let mut program: Vec<sock_filter> = guard(&default);
+    let mut program: Vec<sock_filter> = guard();
     let mut compiled = Vec::new();
     for (act, rules) in segments.into_values() {
         let sentinel = [SeccompAction::Trace(0xfff0), SeccompAction::Trace(0xfff1)]
@@ -252,7 +252,7 @@ fn stmt(code: u16, k: u32) -> sock_filter {
 
 /// On x86_64: x32-ABI syscalls (number | 0x40000000, same audit arch) get ENOSYS, since the
 /// rules only know the native numbers. Other architectures need no guard.
-fn guard(_default: &SeccompAction) -> Vec<sock_filter> {
+fn guard() -> Vec<sock_filter> {
     if std::env::consts::ARCH != "x86_64" {
         return Vec::new();
     }

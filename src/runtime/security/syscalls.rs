@@ -164,11 +164,28 @@ const TABLE: &[(&str, i64)] = syscall_table! {
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const TABLE: &[(&str, i64)] = &[];
 
+/// Syscalls the kernel has (asm/unistd_64.h) but `libc` does not define, as `SYS_*`.
+#[cfg(target_arch = "x86_64")]
+const EXTRA: &[(&str, i64)] = &[
+    ("SYS_create_module", 174),
+    ("SYS_get_kernel_syms", 177),
+    ("SYS_query_module", 178),
+    ("SYS_io_pgetevents", 333),
+];
+
+/// Syscalls the kernel has (asm-generic/unistd.h) but `libc` does not define, as `SYS_*`.
+#[cfg(target_arch = "aarch64")]
+const EXTRA: &[(&str, i64)] = &[("SYS_io_pgetevents", 292)];
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const EXTRA: &[(&str, i64)] = &[];
+
 fn map() -> &'static HashMap<&'static str, i64> {
     static MAP: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
     MAP.get_or_init(|| {
         TABLE
             .iter()
+            .chain(EXTRA)
             .filter_map(|(sys, nr)| sys.strip_prefix("SYS_").map(|name| (name, *nr)))
             .collect()
     })
@@ -185,10 +202,11 @@ mod tests {
 
     #[test]
     fn known_syscalls_resolve_to_the_libc_numbers() {
-        assert_eq!(number("read"), Some(libc::SYS_read as i64));
-        assert_eq!(number("getpid"), Some(libc::SYS_getpid as i64));
-        assert_eq!(number("clone3"), Some(libc::SYS_clone3 as i64));
-        assert_eq!(number("setns"), Some(libc::SYS_setns as i64));
+        assert_eq!(number("read"), Some(libc::SYS_read));
+        assert_eq!(number("getpid"), Some(libc::SYS_getpid));
+        assert_eq!(number("clone3"), Some(libc::SYS_clone3));
+        assert_eq!(number("setns"), Some(libc::SYS_setns));
+        assert!(number("io_pgetevents").is_some());
     }
 
     #[test]
