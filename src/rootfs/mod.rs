@@ -287,6 +287,7 @@ pub fn unmount_at(kind: DriverKind, container_dir: &Path) -> Result<(), RootfsEr
 /// whatever `kind` is, and the container directory itself when nothing else is left in it.
 pub fn remove_at(kind: DriverKind, container_dir: &Path) -> Result<(), RootfsError> {
     unmount_at(kind, container_dir)?;
+    remove_overlay_work(&container_dir.join(WORK_DIR));
     for sub in [
         UPPER_DIR,
         WORK_DIR,
@@ -308,6 +309,15 @@ pub fn remove_at(kind: DriverKind, container_dir: &Path) -> Result<(), RootfsErr
             Ok(())
         }
         Err(e) => Err(io_err("removing", container_dir)(e)),
+    }
+}
+
+/// overlayfs leaves `work/work` with mode 0: owned by us, but unreadable without
+/// CAP_DAC_OVERRIDE (an unprivileged caller outside the user namespace). Make it removable.
+pub(crate) fn remove_overlay_work(work: &Path) {
+    let inner = work.join("work");
+    if inner.is_dir() {
+        let _ = std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o700));
     }
 }
 

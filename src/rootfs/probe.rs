@@ -50,6 +50,7 @@ pub fn kernel_overlay_works(scratch_parent: &Path) -> bool {
         .iter()
         .all(|d| std::fs::create_dir(scratch.join(d)).is_ok())
         && run_in_child(|| mount_overlay_in_namespaces(&scratch));
+    super::remove_overlay_work(&scratch.join("work"));
     let _ = std::fs::remove_dir_all(&scratch);
     ok
 }
@@ -88,6 +89,7 @@ pub fn kernel_overlay_mounts_here(scratch_parent: &Path) -> bool {
             }
         };
     }
+    super::remove_overlay_work(&scratch.join("work"));
     let _ = std::fs::remove_dir_all(&scratch);
     ok
 }
