@@ -10,7 +10,9 @@
 //!   dispatch in this file is the seam where it plugs in.
 //!
 //! Rootless, the engine calls this inside the keeper's user + mount namespace (uid 0 there), so
-//! mounts land in that namespace; as real root they land in the caller's mount namespace.
+//! mounts land in that namespace; as real root they land in the caller's mount namespace. The
+//! caller serializes calls for one container (it holds the container's lock). Nothing here
+//! forks, so any thread may call it.
 //!
 //! Container directory layout (everything here is created by [`prepare`] and deleted by
 //! [`remove`]):
@@ -118,6 +120,8 @@ pub enum RootfsError {
         len: usize,
         limit: usize,
     },
+    #[error("layer directory {} is missing: the image's layers are incomplete; remove the image and pull it again", path.display())]
+    MissingLayer { path: PathBuf },
     #[error("unmounting {}: {source}", target.display())]
     Unmount {
         target: PathBuf,
@@ -201,6 +205,11 @@ pub fn prepare_at(
     layers_top_first: &[PathBuf],
     container_dir: &Path,
 ) -> Result<(), RootfsError> {
+    if let Some(missing) = layers_top_first.iter().find(|l| !l.is_dir()) {
+        return Err(RootfsError::MissingLayer {
+            path: missing.clone(),
+        });
+    }
     make_dir(container_dir, 0o700)?;
     match kind {
         DriverKind::Overlay => {

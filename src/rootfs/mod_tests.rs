@@ -114,3 +114,21 @@ fn unmounting_what_is_not_mounted_is_fine() {
     assert!(!mounts::is_mount_point(&tmp.path().join(MERGED_DIR)).expect("statx"));
     assert!(mounts::is_mount_point(Path::new("/proc")).expect("statx"));
 }
+
+#[test]
+fn a_missing_layer_is_named() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gone = tmp.path().join("layers/abc/diff");
+    let err = prepare_at(
+        DriverKind::Overlay,
+        std::slice::from_ref(&gone),
+        &tmp.path().join("c"),
+    )
+    .expect_err("missing layer");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("layers/abc/diff") && msg.contains("pull it again"),
+        "{msg}"
+    );
+    assert!(!tmp.path().join("c").exists());
+}
