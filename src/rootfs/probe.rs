@@ -1,6 +1,8 @@
 //! Probes of what the host lets nook use for container root filesystems: `/dev/fuse` access for
 //! the FUSE overlay, and whether the kernel mounts overlayfs (with `userxattr`) inside a user
-//! namespace on the storage filesystem.
+//! namespace on the storage filesystem — from a forked child in namespaces of its own
+//! ([`kernel_overlay_works`], for `nook info`) or right here, in a mount namespace this process
+//! may already mount in ([`kernel_overlay_mounts_here`], for the driver choice).
 
 use std::path::Path;
 
@@ -8,6 +10,9 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, AccessFlags, ForkResult};
 use serde::Serialize;
+
+use crate::image::layer::whiteout::in_user_namespace;
+use crate::image::layer::OverlayXattr;
 
 /// What `nook info` reports about `/dev/fuse`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -45,6 +50,46 @@ pub fn kernel_overlay_works(scratch_parent: &Path) -> bool {
         .iter()
         .all(|d| std::fs::create_dir(scratch.join(d)).is_ok())
         && run_in_child(|| mount_overlay_in_namespaces(&scratch));
+    super::remove_overlay_work(&scratch.join("work"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    ok
+}
+
+/// Whether kernel overlayfs mounts on the filesystem of `scratch_parent` from this process as
+/// it is (uid 0 in the keeper's user namespace, or real root): the probe mounts in the current
+/// mount namespace, through the same code as the overlay driver, and unmounts at once. No fork,
+/// so any process may call it; an unprivileged process outside a user namespace gets false.
+pub fn kernel_overlay_mounts_here(scratch_parent: &Path) -> bool {
+    let Ok(scratch) = nix::unistd::mkdtemp(&scratch_parent.join(".overlay-probe-XXXXXX")) else {
+        return false;
+    };
+    let dirs = ["lower", "upper", "work", "merged"];
+    let mut ok = dirs
+        .iter()
+        .all(|d| std::fs::create_dir(scratch.join(d)).is_ok());
+    if ok {
+        let lowers = [scratch.join("lower")];
+        let (upper, work, merged) = (
+            scratch.join("upper"),
+            scratch.join("work"),
+            scratch.join("merged"),
+        );
+        let spec = super::overlay::OverlaySpec {
+            lowers: &lowers,
+            upper: &upper,
+            work: &work,
+            target: &merged,
+            userxattr: OverlayXattr::for_current_process() == OverlayXattr::User,
+        };
+        ok = match super::overlay::mount_overlay(&spec) {
+            Ok(_) => super::mounts::unmount_all(&merged).is_ok(),
+            Err(e) => {
+                tracing::debug!("overlay probe: {e}");
+                false
+            }
+        };
+    }
+    super::remove_overlay_work(&scratch.join("work"));
     let _ = std::fs::remove_dir_all(&scratch);
     ok
 }
@@ -69,6 +114,8 @@ fn mount_overlay_in_namespaces(scratch: &Path) -> bool {
     let uid = nix::unistd::geteuid();
     let gid = nix::unistd::getegid();
     let rootless = !uid.is_root();
+    // uid 0 inside a user namespace (the keeper) still needs `userxattr`.
+    let userxattr = rootless || in_user_namespace();
     let flags = if rootless {
         CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS
     } else {
@@ -108,7 +155,7 @@ fn mount_overlay_in_namespaces(scratch: &Path) -> bool {
         scratch.join("lower").display(),
         scratch.join("upper").display(),
         scratch.join("work").display(),
-        if rootless { ",userxattr" } else { "" }
+        if userxattr { ",userxattr" } else { "" }
     );
     mount(
         Some("overlay"),
@@ -129,6 +176,17 @@ mod tests {
         let status = fuse_status();
         assert_eq!(status.device, "/dev/fuse");
         assert!(!status.accessible || status.exists);
+    }
+
+    #[test]
+    fn in_place_probe_cleans_up_and_agrees_with_privilege() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let works = kernel_overlay_mounts_here(tmp.path());
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("read_dir").collect();
+        assert!(left.is_empty(), "probe left {left:?}");
+        if !nix::unistd::geteuid().is_root() {
+            assert!(!works, "an unprivileged process cannot mount here");
+        }
     }
 
     #[test]

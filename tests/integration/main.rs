@@ -21,6 +21,7 @@ mod push;
 mod registry_client;
 mod registry_fixture;
 mod registry_login;
+mod rootfs;
 mod security;
 mod store;
 
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(archive::tests());
     tests.extend(registry_client::tests());
     tests.extend(security::tests());
+    tests.extend(rootfs::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
