@@ -35,11 +35,14 @@ impl Fake {
 
 fn flags(f: MsFlags) -> String {
     let s = format!("{f:?}");
-    s.trim_start_matches("MsFlags(").trim_end_matches(')').to_string()
+    s.trim_start_matches("MsFlags(")
+        .trim_end_matches(')')
+        .to_string()
 }
 
 fn show(p: Option<&Path>) -> String {
-    p.map(|p| p.display().to_string()).unwrap_or_else(|| "-".into())
+    p.map(|p| p.display().to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 impl Sys for Fake {
@@ -72,7 +75,11 @@ impl Sys for Fake {
         Ok(())
     }
     fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
-        self.calls.push(format!("pivot_root {} {}", new_root.display(), put_old.display()));
+        self.calls.push(format!(
+            "pivot_root {} {}",
+            new_root.display(),
+            put_old.display()
+        ));
         Ok(())
     }
     fn chdir(&mut self, path: &Path) -> nix::Result<()> {
@@ -96,7 +103,8 @@ impl Sys for Fake {
         Ok(())
     }
     fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()> {
-        self.calls.push(format!("symlink {} -> {target}", link.display()));
+        self.calls
+            .push(format!("symlink {} -> {target}", link.display()));
         Ok(())
     }
     fn kind(&mut self, path: &Path) -> Option<Kind> {
@@ -122,9 +130,15 @@ fn symlinks_cannot_leave_the_root() {
         .link("/r/loop", "/loop")
         .dir("/r/data");
     let mut r = |p: &str| resolve_in_root(&mut fs, Path::new("/r"), p);
-    assert_eq!(r("/etc/passwd").expect("etc"), Path::new("/r/host/etc/passwd"));
+    assert_eq!(
+        r("/etc/passwd").expect("etc"),
+        Path::new("/r/host/etc/passwd")
+    );
     assert_eq!(r("/up/x").expect("up"), Path::new("/r/x"));
-    assert_eq!(r("/data/../data/./new").expect("data"), Path::new("/r/data/new"));
+    assert_eq!(
+        r("/data/../data/./new").expect("data"),
+        Path::new("/r/data/new")
+    );
     assert!(r("/loop/x").expect_err("loop").contains("too many levels"));
 }
 
@@ -201,7 +215,11 @@ fn the_real_call_sequence_pivots_then_masks_and_remounts_keeping_locked_flags() 
     assert!(pivot < acpi && acpi < kcore);
     assert!(!c.iter().any(|x| x.contains("/proc/keys")));
     let sys = index(c, "mount /proc/sys /proc/sys - MS_BIND | MS_REC");
-    assert!(c[sys + 1].contains("MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND"), "{}", c[sys + 1]);
+    assert!(
+        c[sys + 1].contains("MS_RDONLY | MS_NOSUID | MS_NODEV | MS_REMOUNT | MS_BIND"),
+        "{}",
+        c[sys + 1]
+    );
     let root = index(c, "mount - / - MS_RDONLY");
     assert!(sys < root);
     let host = index(c, "sethostname box");
@@ -216,14 +234,21 @@ fn refused_sysfs_falls_back_to_a_read_only_bind_of_the_host_sys() {
     run(&mut fake, &opts()).expect("setup");
     let c = &fake.calls;
     let sysfs = index(c, "mount sysfs /r/sys sysfs");
-    assert!(c[sysfs + 1].starts_with("mount /sys /r/sys - "), "{}", c[sysfs + 1]);
+    assert!(
+        c[sysfs + 1].starts_with("mount /sys /r/sys - "),
+        "{}",
+        c[sysfs + 1]
+    );
     assert!(c[sysfs + 1].contains("MS_BIND") && c[sysfs + 1].contains("MS_REC"));
     assert!(c[sysfs + 2].contains("MS_REMOUNT") && c[sysfs + 2].contains("MS_RDONLY"));
 }
 
 #[test]
 fn a_failing_step_is_named_with_its_errno() {
-    let mut fake = Fake { fail_fstype: Some("mqueue".into()), ..Fake::default() };
+    let mut fake = Fake {
+        fail_fstype: Some("mqueue".into()),
+        ..Fake::default()
+    };
     let err = run(&mut fake, &opts()).expect_err("mqueue refused");
     assert!(err.starts_with("mounting mqueue on /dev/mqueue"), "{err}");
     assert!(err.ends_with("mount: Operation not permitted"), "{err}");
@@ -241,5 +266,8 @@ fn a_failing_step_is_named_with_its_errno() {
         },
     )
     .expect_err("missing source");
-    assert!(missing.contains("bind-mounting /nope on /x: source /nope does not exist"), "{missing}");
+    assert!(
+        missing.contains("bind-mounting /nope on /x: source /nope does not exist"),
+        "{missing}"
+    );
 }

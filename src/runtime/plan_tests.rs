@@ -1,6 +1,6 @@
 use super::*;
-use std::path::Path;
 use crate::runtime::spec::{build_spec, MountSpec, NetworkMode, SpecOptions};
+use std::path::Path;
 
 fn opts() -> SpecOptions {
     SpecOptions {
@@ -35,22 +35,39 @@ fn default_plan_has_podmans_steps_in_order() {
     let steps = plan_for(&opts(), true);
     assert_eq!(steps[0], Step::LoopbackUp);
     assert_eq!(steps[1], Step::MakePrivate);
-    assert_eq!(steps[2], Step::BindRootfs { rootfs: "/c/merged".into() });
+    assert_eq!(
+        steps[2],
+        Step::BindRootfs {
+            rootfs: "/c/merged".into()
+        }
+    );
     match mount_at(&steps, "/proc") {
         Step::Mount { fstype, flags, .. } => {
             assert_eq!(fstype, "proc");
-            assert_eq!(*flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV);
+            assert_eq!(
+                *flags,
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV
+            );
         }
         _ => unreachable!(),
     }
-    let dev = position(&steps, |s| matches!(s, Step::Mount { dest, .. } if dest == "/dev"));
+    let dev = position(
+        &steps,
+        |s| matches!(s, Step::Mount { dest, .. } if dest == "/dev"),
+    );
     for (i, d) in DEVICES.iter().enumerate() {
         assert_eq!(
             steps[dev + 1 + i],
-            Step::Device { host: format!("/dev/{d}").into(), dest: format!("/dev/{d}") }
+            Step::Device {
+                host: format!("/dev/{d}").into(),
+                dest: format!("/dev/{d}")
+            }
         );
     }
-    assert!(steps.contains(&Step::Symlink { target: "pts/ptmx".into(), link: "/dev/ptmx".into() }));
+    assert!(steps.contains(&Step::Symlink {
+        target: "pts/ptmx".into(),
+        link: "/dev/ptmx".into()
+    }));
     match mount_at(&steps, "/dev/pts") {
         Step::Mount { fstype, data, .. } => {
             assert_eq!(fstype, "devpts");
@@ -62,7 +79,9 @@ fn default_plan_has_podmans_steps_in_order() {
         Step::Mount { data, .. } => assert_eq!(data, "mode=1777,size=65536k"),
         _ => unreachable!(),
     }
-    assert!(matches!(mount_at(&steps, "/dev/mqueue"), Step::Mount { fstype, .. } if fstype == "mqueue"));
+    assert!(
+        matches!(mount_at(&steps, "/dev/mqueue"), Step::Mount { fstype, .. } if fstype == "mqueue")
+    );
     let sys = position(&steps, |s| matches!(s, Step::Sysfs { .. }));
     assert_eq!(
         steps[sys],
@@ -75,13 +94,39 @@ fn default_plan_has_podmans_steps_in_order() {
     assert_eq!(steps[pivot + 1], Step::DetachOldRoot);
     assert!(sys < pivot && dev < pivot);
     let first_mask = position(&steps, |s| matches!(s, Step::Mask { .. }));
-    let kcore = position(&steps, |s| *s == Step::Mask { path: "/proc/kcore".into() });
-    let ro = position(&steps, |s| *s == Step::ReadonlyPath { path: "/proc/sys".into() });
-    assert!(pivot < first_mask && first_mask <= kcore && kcore < ro, "pivot_root before masking");
-    assert_eq!(steps.iter().filter(|s| matches!(s, Step::Mask { .. })).count(), 11);
-    assert_eq!(steps.iter().filter(|s| matches!(s, Step::ReadonlyPath { .. })).count(), 6);
+    let kcore = position(&steps, |s| {
+        *s == Step::Mask {
+            path: "/proc/kcore".into(),
+        }
+    });
+    let ro = position(&steps, |s| {
+        *s == Step::ReadonlyPath {
+            path: "/proc/sys".into(),
+        }
+    });
+    assert!(
+        pivot < first_mask && first_mask <= kcore && kcore < ro,
+        "pivot_root before masking"
+    );
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| matches!(s, Step::Mask { .. }))
+            .count(),
+        11
+    );
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| matches!(s, Step::ReadonlyPath { .. }))
+            .count(),
+        6
+    );
     assert!(!steps.contains(&Step::ReadonlyRoot));
-    let host = position(&steps, |s| matches!(s, Step::Hostname { name } if name == "box"));
+    let host = position(
+        &steps,
+        |s| matches!(s, Step::Hostname { name } if name == "box"),
+    );
     let rlimit = position(&steps, |s| matches!(s, Step::Rlimit { .. }));
     assert!(ro < host && host < rlimit);
 }
@@ -102,22 +147,50 @@ fn devpts_drops_gid_5_when_it_is_unmapped() {
 fn user_mounts_come_in_order_after_the_defaults_and_before_pivot() {
     let o = SpecOptions {
         mounts: vec![
-            MountSpec::Bind { source: "/srv/a".into(), destination: "/a".into(), readonly: true },
-            MountSpec::Tmpfs { destination: "/scratch".into(), options: vec!["size=1m".into()] },
-            MountSpec::Bind { source: "/srv/b".into(), destination: "/a/b".into(), readonly: false },
+            MountSpec::Bind {
+                source: "/srv/a".into(),
+                destination: "/a".into(),
+                readonly: true,
+            },
+            MountSpec::Tmpfs {
+                destination: "/scratch".into(),
+                options: vec!["size=1m".into()],
+            },
+            MountSpec::Bind {
+                source: "/srv/b".into(),
+                destination: "/a/b".into(),
+                readonly: false,
+            },
         ],
         readonly_root: true,
         ..opts()
     };
     let steps = plan_for(&o, true);
-    let a = position(&steps, |s| matches!(s, Step::Bind { dest, .. } if dest == "/a"));
-    let t = position(&steps, |s| matches!(s, Step::Mount { dest, .. } if dest == "/scratch"));
-    let b = position(&steps, |s| matches!(s, Step::Bind { dest, .. } if dest == "/a/b"));
-    let shm = position(&steps, |s| matches!(s, Step::Mount { dest, .. } if dest == "/dev/shm"));
+    let a = position(
+        &steps,
+        |s| matches!(s, Step::Bind { dest, .. } if dest == "/a"),
+    );
+    let t = position(
+        &steps,
+        |s| matches!(s, Step::Mount { dest, .. } if dest == "/scratch"),
+    );
+    let b = position(
+        &steps,
+        |s| matches!(s, Step::Bind { dest, .. } if dest == "/a/b"),
+    );
+    let shm = position(
+        &steps,
+        |s| matches!(s, Step::Mount { dest, .. } if dest == "/dev/shm"),
+    );
     let pivot = position(&steps, |s| matches!(s, Step::PivotRoot { .. }));
     assert!(shm < a && a < t && t < b && b < pivot);
     match &steps[a] {
-        Step::Bind { source, flags, propagation, .. } => {
+        Step::Bind {
+            source,
+            flags,
+            propagation,
+            ..
+        } => {
             assert_eq!(source, Path::new("/srv/a"));
             assert!(flags.contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY));
             assert_eq!(*propagation, Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC));
@@ -129,21 +202,35 @@ fn user_mounts_come_in_order_after_the_defaults_and_before_pivot() {
         _ => unreachable!(),
     }
     match &steps[t] {
-        Step::Mount { fstype, data, flags, .. } => {
+        Step::Mount {
+            fstype,
+            data,
+            flags,
+            ..
+        } => {
             assert_eq!((fstype.as_str(), data.as_str()), ("tmpfs", "size=1m"));
             assert!(flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_NODEV));
         }
         _ => unreachable!(),
     }
     // The read-only root comes after the masks and read-only paths.
-    let last_ro = steps.iter().rposition(|s| matches!(s, Step::ReadonlyPath { .. })).expect("ro");
+    let last_ro = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::ReadonlyPath { .. }))
+        .expect("ro");
     let root_ro = position(&steps, |s| *s == Step::ReadonlyRoot);
     assert!(last_ro < root_ro);
 }
 
 #[test]
 fn host_network_has_no_loopback_step_and_binds_sys() {
-    let steps = plan_for(&SpecOptions { network: NetworkMode::Host, ..opts() }, true);
+    let steps = plan_for(
+        &SpecOptions {
+            network: NetworkMode::Host,
+            ..opts()
+        },
+        true,
+    );
     assert!(!steps.contains(&Step::LoopbackUp));
     assert_eq!(steps[0], Step::MakePrivate);
     assert!(!steps.iter().any(|s| matches!(s, Step::Sysfs { .. })));
@@ -165,10 +252,16 @@ fn specs_without_root_or_mount_namespace_are_refused() {
     let mut spec = build_spec(&opts()).expect("spec");
     let env = PlanEnv { gid5_mapped: true };
     spec.set_root(None);
-    assert!(plan(&spec, &env).expect_err("no root").to_string().contains("root"));
+    assert!(plan(&spec, &env)
+        .expect_err("no root")
+        .to_string()
+        .contains("root"));
     let mut spec = build_spec(&opts()).expect("spec");
     if let Some(l) = spec.linux_mut() {
         l.set_namespaces(Some(vec![]));
     }
-    assert!(plan(&spec, &env).expect_err("no mntns").to_string().contains("mount namespace"));
+    assert!(plan(&spec, &env)
+        .expect_err("no mntns")
+        .to_string()
+        .contains("mount namespace"));
 }

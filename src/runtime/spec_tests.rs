@@ -29,19 +29,42 @@ fn caps(spec: &Spec) -> LinuxCapabilities {
 fn defaults_are_podmans() {
     let spec = build_spec(&opts()).expect("spec");
     let p = spec.process().as_ref().expect("process");
-    assert_eq!(p.args().as_deref(), Some(&["sh".to_string(), "-c".into(), "true".into()][..]));
+    assert_eq!(
+        p.args().as_deref(),
+        Some(&["sh".to_string(), "-c".into(), "true".into()][..])
+    );
     assert_eq!(p.cwd(), Path::new("/"));
     assert_eq!(p.no_new_privileges(), Some(false));
-    assert_eq!(p.env().as_ref().expect("env")[0], format!("PATH={DEFAULT_PATH}"));
+    assert_eq!(
+        p.env().as_ref().expect("env")[0],
+        format!("PATH={DEFAULT_PATH}")
+    );
     assert_eq!(spec.hostname().as_deref(), Some("box"));
     assert_eq!(
         dests(&spec),
-        ["/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys", "/dev/shm"]
+        [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/mqueue",
+            "/sys",
+            "/dev/shm"
+        ]
     );
     let linux = spec.linux().as_ref().expect("linux");
-    assert_eq!(linux.masked_paths().as_deref(), Some(&strings(MASKED_PATHS)[..]));
-    assert!(linux.masked_paths().iter().flatten().any(|p| p == "/proc/kcore"));
-    assert_eq!(linux.readonly_paths().as_deref(), Some(&strings(READONLY_PATHS)[..]));
+    assert_eq!(
+        linux.masked_paths().as_deref(),
+        Some(&strings(MASKED_PATHS)[..])
+    );
+    assert!(linux
+        .masked_paths()
+        .iter()
+        .flatten()
+        .any(|p| p == "/proc/kcore"));
+    assert_eq!(
+        linux.readonly_paths().as_deref(),
+        Some(&strings(READONLY_PATHS)[..])
+    );
     assert!(linux.seccomp().is_some(), "default seccomp profile");
     assert!(linux.uid_mappings().is_none());
     let eff = caps(&spec).effective().clone().expect("effective");
@@ -62,7 +85,11 @@ fn nofile_never_exceeds_the_current_hard_limit() {
     let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .expect("getrlimit");
     let spec = build_spec(&opts()).expect("spec");
-    let r = spec.process().as_ref().and_then(|p| p.rlimits().clone()).expect("rlimits");
+    let r = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.rlimits().clone())
+        .expect("rlimits");
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].typ(), PosixRlimitType::RlimitNofile);
     assert!(r[0].hard() <= hard && r[0].soft() <= r[0].hard());
@@ -93,7 +120,16 @@ fn user_mounts_follow_the_defaults_in_order_and_replace_same_destination() {
     .expect("spec");
     assert_eq!(
         dests(&spec),
-        ["/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys", "/data", "/dev/shm", "/vol"]
+        [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/mqueue",
+            "/sys",
+            "/data",
+            "/dev/shm",
+            "/vol"
+        ]
     );
     let m = spec.mounts().as_ref().expect("mounts");
     assert_eq!(m[5].typ().as_deref(), Some("bind"));
@@ -107,20 +143,51 @@ fn user_mounts_follow_the_defaults_in_order_and_replace_same_destination() {
 #[test]
 fn bad_inputs_are_refused_with_the_reason() {
     let err = |o: SpecOptions| build_spec(&o).expect_err("refused").to_string();
-    assert!(err(SpecOptions { args: vec![], ..opts() }).contains("no command"));
-    assert!(err(SpecOptions { rootfs: "rel".into(), ..opts() }).contains("not absolute"));
-    assert!(err(SpecOptions { cwd: "work".into(), ..opts() }).contains("working directory"));
+    assert!(err(SpecOptions {
+        args: vec![],
+        ..opts()
+    })
+    .contains("no command"));
+    assert!(err(SpecOptions {
+        rootfs: "rel".into(),
+        ..opts()
+    })
+    .contains("not absolute"));
+    assert!(err(SpecOptions {
+        cwd: "work".into(),
+        ..opts()
+    })
+    .contains("working directory"));
     let bind = |d: &str| MountSpec::Bind {
         source: "/x".into(),
         destination: d.into(),
         readonly: false,
     };
-    assert!(err(SpecOptions { mounts: vec![bind("rel")], ..opts() }).contains("not absolute"));
-    assert!(err(SpecOptions { mounts: vec![bind("/a/../b")], ..opts() }).contains(".."));
-    assert!(err(SpecOptions { mounts: vec![bind("/a"), bind("/a/")], ..opts() })
-        .contains("duplicate mount destination /a/"));
-    assert!(err(SpecOptions { cap_add: vec!["FLY".into()], ..opts() }).contains("FLY"));
-    assert!(err(SpecOptions { hostname: Some("x".repeat(65)), ..opts() }).contains("hostname"));
+    assert!(err(SpecOptions {
+        mounts: vec![bind("rel")],
+        ..opts()
+    })
+    .contains("not absolute"));
+    assert!(err(SpecOptions {
+        mounts: vec![bind("/a/../b")],
+        ..opts()
+    })
+    .contains(".."));
+    assert!(err(SpecOptions {
+        mounts: vec![bind("/a"), bind("/a/")],
+        ..opts()
+    })
+    .contains("duplicate mount destination /a/"));
+    assert!(err(SpecOptions {
+        cap_add: vec!["FLY".into()],
+        ..opts()
+    })
+    .contains("FLY"));
+    assert!(err(SpecOptions {
+        hostname: Some("x".repeat(65)),
+        ..opts()
+    })
+    .contains("hostname"));
 }
 
 #[test]
@@ -138,7 +205,10 @@ fn caps_seccomp_network_and_privileged() {
     let b = caps(&spec).bounding().clone().expect("bounding");
     assert!(b.contains(&Capability::NetAdmin) && b.contains(&Capability::SysPtrace));
     assert!(!b.contains(&Capability::Chown));
-    assert_eq!(spec.process().as_ref().and_then(|p| p.no_new_privileges()), Some(true));
+    assert_eq!(
+        spec.process().as_ref().and_then(|p| p.no_new_privileges()),
+        Some(true)
+    );
     let linux = spec.linux().as_ref().expect("linux");
     assert!(linux.seccomp().is_none());
     assert!(!linux
@@ -147,23 +217,43 @@ fn caps_seccomp_network_and_privileged() {
         .flatten()
         .any(|n| n.typ() == LinuxNamespaceType::Network));
     let sys = &spec.mounts().as_ref().expect("mounts")[4];
-    assert_eq!((sys.typ().as_deref(), sys.source().as_deref()), (Some("bind"), Some(Path::new("/sys"))));
+    assert_eq!(
+        (sys.typ().as_deref(), sys.source().as_deref()),
+        (Some("bind"), Some(Path::new("/sys")))
+    );
     assert_eq!(spec.root().as_ref().and_then(|r| r.readonly()), Some(true));
 
-    let privileged = build_spec(&SpecOptions { privileged: true, ..opts() }).expect("spec");
+    let privileged = build_spec(&SpecOptions {
+        privileged: true,
+        ..opts()
+    })
+    .expect("spec");
     let l = privileged.linux().as_ref().expect("linux");
     assert!(l.seccomp().is_none());
     assert_eq!(l.masked_paths().as_deref(), Some(&[][..]));
-    assert!(caps(&privileged).bounding().iter().flatten().any(|c| *c == Capability::SysAdmin));
+    assert!(caps(&privileged)
+        .bounding()
+        .iter()
+        .flatten()
+        .any(|c| *c == Capability::SysAdmin));
 
-    let nonroot = build_spec(&SpecOptions { uid: 1000, gid: 1000, ..opts() }).expect("spec");
+    let nonroot = build_spec(&SpecOptions {
+        uid: 1000,
+        gid: 1000,
+        ..opts()
+    })
+    .expect("spec");
     assert!(caps(&nonroot).effective().iter().flatten().next().is_none());
     assert_eq!(caps(&nonroot).bounding().iter().flatten().count(), 11);
 }
 
 #[test]
 fn keep_id_maps_add_a_user_namespace() {
-    let m = |c, h, s| IdMap { container_id: c, host_id: h, size: s };
+    let m = |c, h, s| IdMap {
+        container_id: c,
+        host_id: h,
+        size: s,
+    };
     let spec = build_spec(&SpecOptions {
         uid_mappings: vec![m(0, 1, 1000), m(1000, 0, 1)],
         gid_mappings: vec![m(0, 1, 1000), m(1000, 0, 1)],
@@ -173,11 +263,19 @@ fn keep_id_maps_add_a_user_namespace() {
     })
     .expect("spec");
     let l = spec.linux().as_ref().expect("linux");
-    assert!(l.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User));
+    assert!(l
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == LinuxNamespaceType::User));
     let json = serde_json::to_value(l).expect("json");
     assert_eq!(json["uidMappings"][1]["containerID"], 1000);
     assert_eq!(json["uidMappings"][1]["hostID"], 0);
-    let half = SpecOptions { gid_mappings: vec![], uid_mappings: vec![m(0, 1, 1)], ..opts() };
+    let half = SpecOptions {
+        gid_mappings: vec![],
+        uid_mappings: vec![m(0, 1, 1)],
+        ..opts()
+    };
     assert!(build_spec(&half).is_err());
 }
 

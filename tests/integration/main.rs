@@ -21,6 +21,7 @@ mod push;
 mod registry_client;
 mod registry_fixture;
 mod registry_login;
+mod runtime;
 mod store;
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());
     tests.extend(registry_client::tests());
+    tests.extend(runtime::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
