@@ -229,8 +229,10 @@ fn the_real_call_sequence_pivots_then_masks_and_remounts_keeping_locked_flags() 
 
 #[test]
 fn refused_sysfs_falls_back_to_a_read_only_bind_of_the_host_sys() {
-    let mut fake = Fake::default();
-    fake.refuse_sysfs = true;
+    let mut fake = Fake {
+        refuse_sysfs: true,
+        ..Fake::default()
+    };
     run(&mut fake, &opts()).expect("setup");
     let c = &fake.calls;
     let sysfs = index(c, "mount sysfs /r/sys sysfs");

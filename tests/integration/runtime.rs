@@ -16,7 +16,7 @@ use nix::unistd::{ForkResult, Pid};
 use nook::runtime::{
     build_spec, run_foreground, LaunchOptions, MountSpec, RuntimeError, SpecOptions,
 };
-use nook::userns::mapped::{run_in_userns, IdMapping};
+use nook::userns::mapped::{run_in_userns, IdMap, IdMapping};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,7 @@ pub fn tests() -> Vec<Trial> {
         ),
         support::root_only("runtime::terminal_is_a_pty_of_the_container", terminal),
         support::root_only("runtime::rootless_in_a_mapped_user_namespace", rootless),
+        support::root_only("runtime::nested_user_namespace_keep_id_style", keep_id),
     ]
 }
 
@@ -498,6 +499,65 @@ fn rootless(rig: &Rig) {
         "container root is the user"
     );
     assert_eq!(&lines[3..], ["nook-test", "lo"]);
+}
+
+/// A nested user namespace from the spec's maps (what `--userns=keep-id` asks for): container
+/// 1000 is the test user, container 0..999 are host 0..999 (so the root-owned rootfs stays
+/// writable for container root, as the user-owned rootfs is with the keeper).
+fn keep_id(rig: &Rig) {
+    use std::os::unix::fs::MetadataExt;
+    let user = rig.user();
+    let (uid, gid) = (u64::from(user.uid()), u64::from(user.gid()));
+    let root = rootfs(rig, "keep-id");
+    let shared = rig.dir().join("runtime/keep-id/shared");
+    fs::create_dir_all(&shared).expect("shared dir");
+    std::os::unix::fs::chown(&shared, Some(user.uid()), Some(user.gid())).expect("chown");
+    let map = |own: u64| {
+        vec![
+            IdMap {
+                container_id: 0,
+                host_id: 0,
+                size: 1000,
+            },
+            IdMap {
+                container_id: 1000,
+                host_id: own,
+                size: 1,
+            },
+        ]
+    };
+    let s = spec(
+        &root,
+        "id -u; id -g; head -n2 /proc/self/uid_map | tr -s ' '; touch /shared/mine && echo wrote",
+        |o| {
+            o.uid_mappings = map(uid);
+            o.gid_mappings = map(gid);
+            o.uid = 1000;
+            o.gid = 1000;
+            o.mounts = vec![MountSpec::Bind {
+                source: shared.clone(),
+                destination: "/shared".into(),
+                readonly: false,
+            }];
+        },
+    );
+    let got = run(rig, &s);
+    assert_eq!(got.exit(), 0, "{}", got.err);
+    let lines: Vec<String> = got.out.lines().map(|l| l.trim().to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "1000",
+            "1000",
+            "0 0 1000",
+            &format!("1000 {uid} 1"),
+            "wrote"
+        ],
+        "{}",
+        got.err
+    );
+    let meta = fs::metadata(shared.join("mine")).expect("file written in the container");
+    assert_eq!((u64::from(meta.uid()), u64::from(meta.gid())), (uid, gid));
 }
 
 fn drop_to(uid: u32, gid: u32) -> Result<(), String> {

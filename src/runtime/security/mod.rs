@@ -48,7 +48,7 @@ pub fn capabilities_for(
 ) -> Result<LinuxCapabilities, SecurityError> {
     let all = || {
         use strum_like::ALL;
-        ALL.iter().copied().collect::<Vec<_>>()
+        ALL.to_vec()
     };
     let mut set: Vec<Capability> = if privileged {
         all()
