@@ -168,7 +168,9 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
     let keep_id = match args.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("keep-id") => true,
-        Some(other) => anyhow::bail!("invalid --userns \"{other}\": use keep-id (or leave it unset)"),
+        Some(other) => {
+            anyhow::bail!("invalid --userns \"{other}\": use keep-id (or leave it unset)")
+        }
     };
     let mut no_new_privileges = false;
     let mut seccomp = None;
@@ -186,10 +188,13 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
         "never" => PullPolicy::Never,
         _ => PullPolicy::Missing,
     };
-    let platform = match &args.platform {
-        Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]"))?),
-        None => None,
-    };
+    let platform =
+        match &args.platform {
+            Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
+                anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]")
+            })?),
+            None => None,
+        };
     Ok(CreateRequest {
         image: args.image.clone(),
         name: args.name.clone(),
@@ -203,7 +208,12 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
         labels: args.label.clone(),
         annotations: args.annotation.clone(),
         pull,
-        pull_options: PullOptions { platform, tls_verify: args.tls_verify, jobs: 6, authfile: None },
+        pull_options: PullOptions {
+            platform,
+            tls_verify: args.tls_verify,
+            jobs: 6,
+            authfile: None,
+        },
         replace: args.replace,
         config: CreateConfig {
             workdir: args.workdir.clone().unwrap_or_default(),
@@ -229,9 +239,14 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
 
 pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let rec = engine::create(&store, &create_request(args)?, super::image::progress_for(false).as_ref())?;
+    let rec = engine::create(
+        &store,
+        &create_request(args)?,
+        super::image::progress_for(false).as_ref(),
+    )?;
     if let Some(path) = &args.cidfile {
-        std::fs::write(path, &rec.id).map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+        std::fs::write(path, &rec.id)
+            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
     }
     println!("{}", rec.id);
     Ok(0)
@@ -240,7 +255,12 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
 pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
     let keys: Vec<String> = if args.all {
-        store.containers().list()?.into_iter().map(|c| c.id).collect()
+        store
+            .containers()
+            .list()?
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
     } else if args.containers.is_empty() {
         anyhow::bail!("specify one or more containers to remove, or --all");
     } else {
@@ -250,7 +270,8 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
     for key in &keys {
         match engine::remove(&store, key, args.force) {
             Ok(rec) => println!("{}", if args.all { rec.id } else { key.clone() }),
-            Err(engine::ContainerError::Store(crate::store::StoreError::NotFound { .. })) if args.ignore => {}
+            Err(engine::ContainerError::Store(crate::store::StoreError::NotFound { .. }))
+                if args.ignore => {}
             Err(e) => {
                 if let Some(previous) = failed.replace(e) {
                     eprintln!("Error: {previous}");

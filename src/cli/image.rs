@@ -145,7 +145,10 @@ pub fn progress_for(quiet: bool) -> Box<dyn Progress> {
     if !quiet && std::io::stderr().is_terminal() {
         Box::new(Bars::new())
     } else {
-        Box::new(Lines { quiet, out: Mutex::new(std::io::stderr()) })
+        Box::new(Lines {
+            quiet,
+            out: Mutex::new(std::io::stderr()),
+        })
     }
 }
 

@@ -4,8 +4,8 @@
 
 pub mod archive;
 pub mod args;
-pub mod format;
 pub mod container;
+pub mod format;
 mod human;
 mod image;
 mod listing;

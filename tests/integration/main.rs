@@ -22,6 +22,7 @@ mod registry_client;
 mod registry_fixture;
 mod registry_login;
 mod rootfs;
+mod runtime;
 mod security;
 mod store;
 
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(registry_client::tests());
     tests.extend(security::tests());
     tests.extend(rootfs::tests());
+    tests.extend(runtime::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

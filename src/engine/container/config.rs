@@ -43,10 +43,21 @@ pub struct CreateConfig {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum MountSpec {
     /// A host path.
-    Bind { source: String, destination: String, read_only: bool },
+    Bind {
+        source: String,
+        destination: String,
+        read_only: bool,
+    },
     /// A named volume (its data dir is bound).
-    Volume { name: String, destination: String, read_only: bool },
-    Tmpfs { destination: String, options: Vec<String> },
+    Volume {
+        name: String,
+        destination: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        destination: String,
+        options: Vec<String>,
+    },
 }
 
 impl MountSpec {
@@ -75,13 +86,21 @@ pub enum ConfigError {
     #[error("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")]
     NoCommand,
     #[error("invalid {flag} \"{value}\": {reason}")]
-    Invalid { flag: &'static str, value: String, reason: String },
+    Invalid {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("reading --env-file {path}: {message}")]
     EnvFile { path: String, message: String },
 }
 
 fn invalid(flag: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { flag, value: value.to_string(), reason: reason.into() }
+    ConfigError::Invalid {
+        flag,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Docker's rule: `--entrypoint` replaces the image's entrypoint and drops the image's CMD;
@@ -94,9 +113,16 @@ pub fn merge_command(
     let (entry, default_cmd): (Vec<String>, Vec<String>) = match entrypoint {
         Some("") => (Vec::new(), Vec::new()),
         Some(e) => (vec![e.to_string()], Vec::new()),
-        None => (image.entrypoint.clone().unwrap_or_default(), image.cmd.clone().unwrap_or_default()),
+        None => (
+            image.entrypoint.clone().unwrap_or_default(),
+            image.cmd.clone().unwrap_or_default(),
+        ),
     };
-    let cmd = if args.is_empty() { default_cmd } else { args.to_vec() };
+    let cmd = if args.is_empty() {
+        default_cmd
+    } else {
+        args.to_vec()
+    };
     let all: Vec<String> = entry.into_iter().chain(cmd).collect();
     if all.is_empty() {
         return Err(ConfigError::NoCommand);
@@ -142,9 +168,15 @@ pub fn merge_env(
         set(item, "image env")?;
     }
     for path in env_files {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::EnvFile { path: path.clone(), message: e.to_string() })?;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::EnvFile {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             set(line, "--env-file")?;
         }
     }
@@ -157,31 +189,63 @@ pub fn merge_env(
 /// `-v SRC:DST[:OPTS]`: an absolute SRC is a bind, otherwise a named volume; `-v /DST` alone is
 /// an anonymous volume (named by the caller). OPTS: `ro`, `rw`, `z`, `Z`, `U`, `O` (the SELinux
 /// and chown options are accepted; only `ro`/`rw` change anything here).
-pub fn parse_volume(value: &str, anonymous_name: &dyn Fn() -> String) -> Result<MountSpec, ConfigError> {
+pub fn parse_volume(
+    value: &str,
+    anonymous_name: &dyn Fn() -> String,
+) -> Result<MountSpec, ConfigError> {
     let parts: Vec<&str> = value.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
         [dst] => (None, *dst, ""),
         [src, dst] => (Some(*src), *dst, ""),
         [src, dst, opts] => (Some(*src), *dst, *opts),
-        _ => return Err(invalid("--volume", value, "use SOURCE:DESTINATION[:OPTIONS]")),
+        _ => {
+            return Err(invalid(
+                "--volume",
+                value,
+                "use SOURCE:DESTINATION[:OPTIONS]",
+            ))
+        }
     };
     if !dst.starts_with('/') {
-        return Err(invalid("--volume", value, format!("the destination \"{dst}\" must be an absolute path")));
+        return Err(invalid(
+            "--volume",
+            value,
+            format!("the destination \"{dst}\" must be an absolute path"),
+        ));
     }
     let mut read_only = false;
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         match opt {
             "ro" => read_only = true,
             "rw" => read_only = false,
-            "z" | "Z" | "U" | "O" | "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "nocopy" => {}
-            other => return Err(invalid("--volume", value, format!("unknown option \"{other}\""))),
+            "z" | "Z" | "U" | "O" | "shared" | "rshared" | "slave" | "rslave" | "private"
+            | "rprivate" | "nocopy" => {}
+            other => {
+                return Err(invalid(
+                    "--volume",
+                    value,
+                    format!("unknown option \"{other}\""),
+                ))
+            }
         }
     }
     Ok(match src {
-        Some(s) if s.starts_with('/') => MountSpec::Bind { source: s.into(), destination: dst.into(), read_only },
+        Some(s) if s.starts_with('/') => MountSpec::Bind {
+            source: s.into(),
+            destination: dst.into(),
+            read_only,
+        },
         Some("") => return Err(invalid("--volume", value, "the source is empty")),
-        Some(name) => MountSpec::Volume { name: name.into(), destination: dst.into(), read_only },
-        None => MountSpec::Volume { name: anonymous_name(), destination: dst.into(), read_only },
+        Some(name) => MountSpec::Volume {
+            name: name.into(),
+            destination: dst.into(),
+            read_only,
+        },
+        None => MountSpec::Volume {
+            name: anonymous_name(),
+            destination: dst.into(),
+            read_only,
+        },
     })
 }
 
@@ -190,7 +254,9 @@ pub fn parse_mount(value: &str) -> Result<MountSpec, ConfigError> {
     let mut kind = None;
     let (mut src, mut dst, mut ro, mut tmpfs_opts) = (None, None, false, Vec::new());
     for field in value.split(',') {
-        let (k, v) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
+        let (k, v) = field
+            .split_once('=')
+            .map_or((field, None), |(k, v)| (k, Some(v)));
         match (k, v) {
             ("type", Some(t)) => kind = Some(t.to_string()),
             ("source" | "src", Some(s)) => src = Some(s.to_string()),
@@ -200,25 +266,62 @@ pub fn parse_mount(value: &str) -> Result<MountSpec, ConfigError> {
             ("tmpfs-size", Some(s)) => tmpfs_opts.push(format!("size={s}")),
             ("tmpfs-mode", Some(m)) => tmpfs_opts.push(format!("mode={m}")),
             ("bind-propagation" | "relabel" | "consistency", Some(_)) => {}
-            _ => return Err(invalid("--mount", value, format!("unknown field \"{field}\""))),
+            _ => {
+                return Err(invalid(
+                    "--mount",
+                    value,
+                    format!("unknown field \"{field}\""),
+                ))
+            }
         }
     }
     let dst = dst.ok_or_else(|| invalid("--mount", value, "destination is required"))?;
     if !dst.starts_with('/') {
-        return Err(invalid("--mount", value, "the destination must be an absolute path"));
+        return Err(invalid(
+            "--mount",
+            value,
+            "the destination must be an absolute path",
+        ));
     }
     match kind.as_deref() {
         Some("bind") => {
-            let source = src.filter(|s| s.starts_with('/')).ok_or_else(|| invalid("--mount", value, "a bind needs an absolute source"))?;
-            Ok(MountSpec::Bind { source, destination: dst, read_only: ro })
+            let source = src
+                .filter(|s| s.starts_with('/'))
+                .ok_or_else(|| invalid("--mount", value, "a bind needs an absolute source"))?;
+            Ok(MountSpec::Bind {
+                source,
+                destination: dst,
+                read_only: ro,
+            })
         }
         Some("volume") => {
-            let name = src.ok_or_else(|| invalid("--mount", value, "a volume mount needs a source (the volume name)"))?;
-            Ok(MountSpec::Volume { name, destination: dst, read_only: ro })
+            let name = src.ok_or_else(|| {
+                invalid(
+                    "--mount",
+                    value,
+                    "a volume mount needs a source (the volume name)",
+                )
+            })?;
+            Ok(MountSpec::Volume {
+                name,
+                destination: dst,
+                read_only: ro,
+            })
         }
-        Some("tmpfs") => Ok(MountSpec::Tmpfs { destination: dst, options: tmpfs_opts }),
-        Some(other) => Err(invalid("--mount", value, format!("type \"{other}\" is not one of bind, volume, tmpfs"))),
-        None => Err(invalid("--mount", value, "type is required (bind, volume or tmpfs)")),
+        Some("tmpfs") => Ok(MountSpec::Tmpfs {
+            destination: dst,
+            options: tmpfs_opts,
+        }),
+        Some(other) => Err(invalid(
+            "--mount",
+            value,
+            format!("type \"{other}\" is not one of bind, volume, tmpfs"),
+        )),
+        None => Err(invalid(
+            "--mount",
+            value,
+            "type is required (bind, volume or tmpfs)",
+        )),
     }
 }
 
@@ -226,10 +329,21 @@ pub fn parse_mount(value: &str) -> Result<MountSpec, ConfigError> {
 pub fn parse_tmpfs(value: &str) -> Result<MountSpec, ConfigError> {
     let (dst, opts) = value.split_once(':').unwrap_or((value, ""));
     if !dst.starts_with('/') {
-        return Err(invalid("--tmpfs", value, "the destination must be an absolute path"));
+        return Err(invalid(
+            "--tmpfs",
+            value,
+            "the destination must be an absolute path",
+        ));
     }
-    let options = opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
-    Ok(MountSpec::Tmpfs { destination: dst.to_string(), options })
+    let options = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(MountSpec::Tmpfs {
+        destination: dst.to_string(),
+        options,
+    })
 }
 
 /// A Docker-style `adjective_name` container name derived from random bytes.
@@ -244,8 +358,22 @@ pub fn generate_name(random: &[u8]) -> String {
     ];
     let a = random.first().copied().unwrap_or(0) as usize % ADJECTIVES.len();
     let n = random.get(1).copied().unwrap_or(0) as usize % NAMES.len();
-    let suffix: String = random.iter().skip(2).take(2).map(|b| format!("{b:02x}")).collect();
-    format!("{}_{}{}", ADJECTIVES[a], NAMES[n], if suffix.is_empty() { String::new() } else { format!("_{suffix}") })
+    let suffix: String = random
+        .iter()
+        .skip(2)
+        .take(2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}_{}{}",
+        ADJECTIVES[a],
+        NAMES[n],
+        if suffix.is_empty() {
+            String::new()
+        } else {
+            format!("_{suffix}")
+        }
+    )
 }
 
 #[cfg(test)]
@@ -267,14 +395,35 @@ mod tests {
     #[test]
     fn command_merge_follows_docker() {
         let img = image(Some(&["/entry"]), Some(&["default"]));
-        assert_eq!(merge_command(&img, None, &[]).expect("ok"), s(&["/entry", "default"]));
-        assert_eq!(merge_command(&img, None, &s(&["x"])).expect("ok"), s(&["/entry", "x"]));
-        assert_eq!(merge_command(&img, Some("/other"), &[]).expect("ok"), s(&["/other"]));
-        assert_eq!(merge_command(&img, Some("/other"), &s(&["a"])).expect("ok"), s(&["/other", "a"]));
-        assert_eq!(merge_command(&img, Some(""), &s(&["sh"])).expect("ok"), s(&["sh"]));
+        assert_eq!(
+            merge_command(&img, None, &[]).expect("ok"),
+            s(&["/entry", "default"])
+        );
+        assert_eq!(
+            merge_command(&img, None, &s(&["x"])).expect("ok"),
+            s(&["/entry", "x"])
+        );
+        assert_eq!(
+            merge_command(&img, Some("/other"), &[]).expect("ok"),
+            s(&["/other"])
+        );
+        assert_eq!(
+            merge_command(&img, Some("/other"), &s(&["a"])).expect("ok"),
+            s(&["/other", "a"])
+        );
+        assert_eq!(
+            merge_command(&img, Some(""), &s(&["sh"])).expect("ok"),
+            s(&["sh"])
+        );
         let bare = image(None, Some(&["sh"]));
-        assert_eq!(merge_command(&bare, None, &s(&["id"])).expect("ok"), s(&["id"]));
-        assert_eq!(merge_command(&image(None, None), None, &[]), Err(ConfigError::NoCommand));
+        assert_eq!(
+            merge_command(&bare, None, &s(&["id"])).expect("ok"),
+            s(&["id"])
+        );
+        assert_eq!(
+            merge_command(&image(None, None), None, &[]),
+            Err(ConfigError::NoCommand)
+        );
     }
 
     #[test]
@@ -291,7 +440,17 @@ mod tests {
             &host,
         )
         .expect("ok");
-        assert_eq!(env, s(&["PATH=/bin", "TERM=xterm", "container=nook", "A=flag", "FROM_FILE=1", "HOSTVAR=h"]));
+        assert_eq!(
+            env,
+            s(&[
+                "PATH=/bin",
+                "TERM=xterm",
+                "container=nook",
+                "A=flag",
+                "FROM_FILE=1",
+                "HOSTVAR=h"
+            ])
+        );
         let err = merge_env(&[], &[], &s(&["=x"]), false, &host).expect_err("empty name");
         assert!(err.to_string().contains("--env \"=x\""), "{err}");
     }
@@ -301,35 +460,69 @@ mod tests {
         let anon = || "anon".to_string();
         assert_eq!(
             parse_volume("/host:/ctr:ro,Z", &anon).expect("ok"),
-            MountSpec::Bind { source: "/host".into(), destination: "/ctr".into(), read_only: true }
+            MountSpec::Bind {
+                source: "/host".into(),
+                destination: "/ctr".into(),
+                read_only: true
+            }
         );
         assert_eq!(
             parse_volume("data:/data", &anon).expect("ok"),
-            MountSpec::Volume { name: "data".into(), destination: "/data".into(), read_only: false }
+            MountSpec::Volume {
+                name: "data".into(),
+                destination: "/data".into(),
+                read_only: false
+            }
         );
         assert_eq!(
             parse_volume("/only", &anon).expect("ok"),
-            MountSpec::Volume { name: "anon".into(), destination: "/only".into(), read_only: false }
+            MountSpec::Volume {
+                name: "anon".into(),
+                destination: "/only".into(),
+                read_only: false
+            }
         );
-        assert!(parse_volume("/a:rel", &anon).expect_err("rel").to_string().contains("must be an absolute path"));
-        assert!(parse_volume("/a:/b:bogus", &anon).expect_err("opt").to_string().contains("unknown option \"bogus\""));
+        assert!(parse_volume("/a:rel", &anon)
+            .expect_err("rel")
+            .to_string()
+            .contains("must be an absolute path"));
+        assert!(parse_volume("/a:/b:bogus", &anon)
+            .expect_err("opt")
+            .to_string()
+            .contains("unknown option \"bogus\""));
     }
 
     #[test]
     fn mount_and_tmpfs_flags() {
         assert_eq!(
             parse_mount("type=bind,src=/h,dst=/c,ro").expect("ok"),
-            MountSpec::Bind { source: "/h".into(), destination: "/c".into(), read_only: true }
+            MountSpec::Bind {
+                source: "/h".into(),
+                destination: "/c".into(),
+                read_only: true
+            }
         );
         assert_eq!(
             parse_mount("type=tmpfs,destination=/t,tmpfs-size=64m").expect("ok"),
-            MountSpec::Tmpfs { destination: "/t".into(), options: s(&["size=64m"]) }
+            MountSpec::Tmpfs {
+                destination: "/t".into(),
+                options: s(&["size=64m"])
+            }
         );
-        assert!(parse_mount("type=nfs,dst=/x").expect_err("type").to_string().contains("type \"nfs\""));
-        assert!(parse_mount("dst=/x").expect_err("no type").to_string().contains("type is required"));
+        assert!(parse_mount("type=nfs,dst=/x")
+            .expect_err("type")
+            .to_string()
+            .contains("type \"nfs\""));
+        assert!(parse_mount("dst=/x")
+            .expect_err("no type")
+            .to_string()
+            .contains("type is required"));
         assert_eq!(
             parse_tmpfs("/run:size=1m,mode=1777").expect("ok"),
-            MountSpec::Tmpfs { destination: "/run".into(), options: s(&["size=1m", "mode=1777"]) }
+            MountSpec::Tmpfs {
+                destination: "/run".into(),
+                options: s(&["size=1m", "mode=1777"])
+            }
         );
     }
 

@@ -24,7 +24,10 @@ pub fn resolv_conf(host: &str, host_network: bool) -> String {
             let t = l.trim();
             host_network
                 || !t.starts_with("nameserver")
-                || !t.split_whitespace().nth(1).is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
+                || !t
+                    .split_whitespace()
+                    .nth(1)
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -74,11 +77,24 @@ pub enum UserError {
 
 /// Resolves `user[:group]` (names or numbers) against the image's passwd and group texts, as
 /// runc does: a numeric uid absent from passwd is fine (gid 0, home /); a name must exist.
-pub fn resolve_user(spec: &str, passwd: &str, group: &str, group_add: &[String]) -> Result<ResolvedUser, UserError> {
-    let (user_part, group_part) = spec.split_once(':').map_or((spec, None), |(u, g)| (u, Some(g)));
+pub fn resolve_user(
+    spec: &str,
+    passwd: &str,
+    group: &str,
+    group_add: &[String],
+) -> Result<ResolvedUser, UserError> {
+    let (user_part, group_part) = spec
+        .split_once(':')
+        .map_or((spec, None), |(u, g)| (u, Some(g)));
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entries: Vec<Vec<&str>> = passwd.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 7).collect();
-    let entry = entries.iter().find(|f| f[0] == user_part || (user_part.parse::<u32>().is_ok() && f[2] == user_part));
+    let entries: Vec<Vec<&str>> = passwd
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 7)
+        .collect();
+    let entry = entries
+        .iter()
+        .find(|f| f[0] == user_part || (user_part.parse::<u32>().is_ok() && f[2] == user_part));
     let (uid, mut gid, home, name) = match (entry, user_part.parse::<u32>()) {
         (Some(f), _) => (
             f[2].parse().unwrap_or(0),
@@ -89,7 +105,11 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str, group_add: &[String])
         (None, Ok(uid)) => (uid, 0, "/".to_string(), String::new()),
         (None, Err(_)) => return Err(UserError::NoUser(user_part.to_string())),
     };
-    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 3).collect();
+    let groups: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 3)
+        .collect();
     let lookup_group = |g: &str| -> Result<u32, UserError> {
         if let Ok(n) = g.parse::<u32>() {
             return Ok(n);
@@ -106,7 +126,9 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str, group_add: &[String])
     let mut additional: Vec<u32> = Vec::new();
     if !name.is_empty() {
         for f in &groups {
-            if f.get(3).is_some_and(|members| members.split(',').any(|m| m == name)) {
+            if f.get(3)
+                .is_some_and(|members| members.split(',').any(|m| m == name))
+            {
                 if let Ok(n) = f[2].parse::<u32>() {
                     additional.push(n);
                 }
@@ -119,7 +141,12 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str, group_add: &[String])
     additional.retain(|g| *g != gid);
     additional.sort_unstable();
     additional.dedup();
-    Ok(ResolvedUser { uid, gid, additional_gids: additional, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids: additional,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -132,18 +159,37 @@ mod tests {
     #[test]
     fn resolves_names_numbers_and_groups() {
         let r = resolve_user("www", PASSWD, GROUP, &[]).expect("www");
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![50], "/var/www"));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
+            (33, 33, vec![50], "/var/www")
+        );
         let r = resolve_user("1000:staff", PASSWD, GROUP, &["7".into()]).expect("numeric");
-        assert_eq!((r.uid, r.gid, r.additional_gids, r.home.as_str()), (1000, 50, vec![7], "/"));
-        assert_eq!(resolve_user("", PASSWD, GROUP, &[]).expect("root").home, "/root");
-        assert_eq!(resolve_user("nobody", PASSWD, GROUP, &[]), Err(UserError::NoUser("nobody".into())));
-        assert_eq!(resolve_user("0:nogroup", PASSWD, GROUP, &[]), Err(UserError::NoGroup("nogroup".into())));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids, r.home.as_str()),
+            (1000, 50, vec![7], "/")
+        );
+        assert_eq!(
+            resolve_user("", PASSWD, GROUP, &[]).expect("root").home,
+            "/root"
+        );
+        assert_eq!(
+            resolve_user("nobody", PASSWD, GROUP, &[]),
+            Err(UserError::NoUser("nobody".into()))
+        );
+        assert_eq!(
+            resolve_user("0:nogroup", PASSWD, GROUP, &[]),
+            Err(UserError::NoGroup("nogroup".into()))
+        );
     }
 
     #[test]
     fn resolv_conf_drops_loopback_resolvers_in_a_private_netns() {
-        let host = "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n";
-        assert_eq!(resolv_conf(host, false), "search example.org\nnameserver 10.0.0.1\noptions edns0\n");
+        let host =
+            "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n";
+        assert_eq!(
+            resolv_conf(host, false),
+            "search example.org\nnameserver 10.0.0.1\noptions edns0\n"
+        );
         assert_eq!(resolv_conf(host, true), host);
     }
 

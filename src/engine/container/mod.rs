@@ -68,7 +68,13 @@ pub enum ContainerError {
 }
 
 /// The image `name` means, pulled first when the policy says so.
-pub fn resolve_image(store: &Store, name: &str, policy: PullPolicy, opts: &PullOptions, progress: &dyn Progress) -> Result<ImageRecord, ContainerError> {
+pub fn resolve_image(
+    store: &Store,
+    name: &str,
+    policy: PullPolicy,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<ImageRecord, ContainerError> {
     let local = match image_engine::find(store, name) {
         Ok(img) => Some(img),
         Err(ImageError::NotKnown(_)) => None,
@@ -81,28 +87,48 @@ pub fn resolve_image(store: &Store, name: &str, policy: PullPolicy, opts: &PullO
     }
 }
 
-fn key_values(flag: &'static str, items: &[String]) -> Result<std::collections::BTreeMap<String, String>, ContainerError> {
+fn key_values(
+    flag: &'static str,
+    items: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, ContainerError> {
     items
         .iter()
         .map(|i| match i.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             None if !i.is_empty() => Ok((i.clone(), String::new())),
-            _ => Err(ContainerError::KeyValue { flag, value: i.clone() }),
+            _ => Err(ContainerError::KeyValue {
+                flag,
+                value: i.clone(),
+            }),
         })
         .collect()
 }
 
 /// `nook create`: the container record and directories; nothing runs yet.
-pub fn create(store: &Store, req: &CreateRequest, progress: &dyn Progress) -> Result<ContainerRecord, ContainerError> {
+pub fn create(
+    store: &Store,
+    req: &CreateRequest,
+    progress: &dyn Progress,
+) -> Result<ContainerRecord, ContainerError> {
     let image = resolve_image(store, &req.image, req.pull, &req.pull_options, progress)?;
     let image_config = image_engine::config_of(store, &image)?;
     let run = &image_config.config;
     let mut config = req.config.clone();
     config.command = config::merge_command(run, req.entrypoint.as_deref(), &req.args)?;
     let host_env = |k: &str| std::env::var(k).ok();
-    config.env = config::merge_env(&run.env.clone().unwrap_or_default(), &req.env_files, &req.env, config.tty, &host_env)?;
+    config.env = config::merge_env(
+        &run.env.clone().unwrap_or_default(),
+        &req.env_files,
+        &req.env,
+        config.tty,
+        &host_env,
+    )?;
     if config.workdir.is_empty() {
-        config.workdir = run.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
+        config.workdir = run
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
     }
     if config.user.is_empty() {
         config.user = run.user.clone().unwrap_or_default();
@@ -129,7 +155,14 @@ pub fn create(store: &Store, req: &CreateRequest, progress: &dyn Progress) -> Re
     let mut volume_names = Vec::new();
     for m in &mounts {
         if let MountSpec::Volume { name, .. } = m {
-            volume::create(store, VolumeCreateOptions { name: Some(name.clone()), ignore_if_exists: true, ..Default::default() })?;
+            volume::create(
+                store,
+                VolumeCreateOptions {
+                    name: Some(name.clone()),
+                    ignore_if_exists: true,
+                    ..Default::default()
+                },
+            )?;
             volume_names.push(name.clone());
         }
     }
@@ -173,7 +206,9 @@ pub fn create(store: &Store, req: &CreateRequest, progress: &dyn Progress) -> Re
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 /// Where a container's create options live.
@@ -185,19 +220,26 @@ pub fn config_path(store: &Store, id: &str) -> PathBuf {
 pub fn load_config(store: &Store, id: &str) -> Result<CreateConfig, ContainerError> {
     let path = config_path(store, id);
     let text = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
-    serde_json::from_slice(&text).map_err(|e| ContainerError::Other(format!("corrupt container config {}: {e}", path.display())))
+    serde_json::from_slice(&text).map_err(|e| {
+        ContainerError::Other(format!("corrupt container config {}: {e}", path.display()))
+    })
 }
 
 /// `nook rm`: removes a container (a running one only with `force`, which kills it first).
 pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, ContainerError> {
     let rec = store.containers().get(key)?;
     if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
-        let alive = rec.pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        let alive = rec
+            .pid
+            .is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
         if alive && !force {
             return Err(ContainerError::Running(rec.name.clone()));
         }
         if let (true, Some(pid)) = (alive, rec.pid) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
     let dir = store.paths().container_dir(&rec.id);
