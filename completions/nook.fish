@@ -84,6 +84,33 @@ complete -c nook -n "__fish_nook_needs_command" -f -a "unshare" -d 'Run a comman
 complete -c nook -n "__fish_nook_needs_command" -f -a "generate" -d 'Generate structured data (systemd units, ...)'
 complete -c nook -n "__fish_nook_needs_command" -f -a "completion" -d 'Generate shell autocompletions'
 complete -c nook -n "__fish_nook_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nook -n "__fish_nook_using_subcommand run" -l name -d 'Assign a name to the container' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -s e -l env -d 'Set environment variables (KEY=VALUE, or KEY to take it from the host)' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l env-file -d 'Read in a file of environment variables' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -s w -l workdir -d 'Working directory inside the container' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -s u -l user -d 'Username or UID (format: <name|uid>[:<group|gid>])' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l group-add -d 'Additional groups to join' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l entrypoint -d 'Overwrite the default ENTRYPOINT of the image' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l hostname -d 'Set the container host name' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -s v -l volume -d 'Bind mount a volume into the container (SOURCE:DEST[:OPTIONS])' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l mount -d 'Attach a filesystem mount (type=bind|volume|tmpfs,...)' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l tmpfs -d 'Mount a temporary filesystem (PATH[:OPTIONS])' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l network -d 'Network mode: none (private, loopback only) or host' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l userns -d 'User namespace mode: "" or keep-id' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l pull -d 'Pull image policy' -r -f -a "missing\t''
+always\t''
+never\t''
+newer\t''"
+complete -c nook -n "__fish_nook_using_subcommand run" -l cidfile -d 'Write the container ID to the file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand run" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l cap-add -d 'Add Linux capabilities' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l cap-drop -d 'Drop Linux capabilities' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l security-opt -d 'Security options (no-new-privileges, seccomp=unconfined|PROFILE.json)' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l stop-signal -d 'Signal to stop the container' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l platform -d 'Pull the image for this platform (os/arch[/variant])' -r
+complete -c nook -n "__fish_nook_using_subcommand run" -l tls-verify -d 'Require HTTPS and verify certificates when pulling' -r -f -a "true\t''
+false\t''"
 complete -c nook -n "__fish_nook_using_subcommand run" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand run" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand run" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -99,8 +126,44 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand run" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand run" -s d -l detach -d 'Run the container in the background and print its ID'
+complete -c nook -n "__fish_nook_using_subcommand run" -l rm -d 'Remove the container when it exits'
+complete -c nook -n "__fish_nook_using_subcommand run" -s q -l quiet -d 'Suppress output information when pulling images'
+complete -c nook -n "__fish_nook_using_subcommand run" -s i -l interactive -d 'Keep STDIN open even if not attached'
+complete -c nook -n "__fish_nook_using_subcommand run" -s t -l tty -d 'Allocate a pseudo-TTY'
+complete -c nook -n "__fish_nook_using_subcommand run" -l read-only -d 'Make the container\'s root filesystem read-only'
+complete -c nook -n "__fish_nook_using_subcommand run" -l init -d 'Run an init inside the container that forwards signals and reaps processes'
+complete -c nook -n "__fish_nook_using_subcommand run" -l replace -d 'If a container with the same name exists, replace it'
+complete -c nook -n "__fish_nook_using_subcommand run" -l privileged -d 'Give extended privileges to the container'
 complete -c nook -n "__fish_nook_using_subcommand run" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand run" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand create" -l name -d 'Assign a name to the container' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -s e -l env -d 'Set environment variables (KEY=VALUE, or KEY to take it from the host)' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l env-file -d 'Read in a file of environment variables' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -s w -l workdir -d 'Working directory inside the container' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -s u -l user -d 'Username or UID (format: <name|uid>[:<group|gid>])' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l group-add -d 'Additional groups to join' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l entrypoint -d 'Overwrite the default ENTRYPOINT of the image' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l hostname -d 'Set the container host name' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -s v -l volume -d 'Bind mount a volume into the container (SOURCE:DEST[:OPTIONS])' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l mount -d 'Attach a filesystem mount (type=bind|volume|tmpfs,...)' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l tmpfs -d 'Mount a temporary filesystem (PATH[:OPTIONS])' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l network -d 'Network mode: none (private, loopback only) or host' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l userns -d 'User namespace mode: "" or keep-id' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l pull -d 'Pull image policy' -r -f -a "missing\t''
+always\t''
+never\t''
+newer\t''"
+complete -c nook -n "__fish_nook_using_subcommand create" -l cidfile -d 'Write the container ID to the file' -r -F
+complete -c nook -n "__fish_nook_using_subcommand create" -s l -l label -d 'Set metadata on the container (KEY=VALUE)' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l annotation -d 'Add an annotation to the container (KEY=VALUE)' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l cap-add -d 'Add Linux capabilities' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l cap-drop -d 'Drop Linux capabilities' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l security-opt -d 'Security options (no-new-privileges, seccomp=unconfined|PROFILE.json)' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l stop-signal -d 'Signal to stop the container' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l platform -d 'Pull the image for this platform (os/arch[/variant])' -r
+complete -c nook -n "__fish_nook_using_subcommand create" -l tls-verify -d 'Require HTTPS and verify certificates when pulling' -r -f -a "true\t''
+false\t''"
 complete -c nook -n "__fish_nook_using_subcommand create" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand create" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand create" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -116,6 +179,12 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand create" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand create" -s i -l interactive -d 'Keep STDIN open even if not attached'
+complete -c nook -n "__fish_nook_using_subcommand create" -s t -l tty -d 'Allocate a pseudo-TTY'
+complete -c nook -n "__fish_nook_using_subcommand create" -l read-only -d 'Make the container\'s root filesystem read-only'
+complete -c nook -n "__fish_nook_using_subcommand create" -l init -d 'Run an init inside the container that forwards signals and reaps processes'
+complete -c nook -n "__fish_nook_using_subcommand create" -l replace -d 'If a container with the same name exists, replace it'
+complete -c nook -n "__fish_nook_using_subcommand create" -l privileged -d 'Give extended privileges to the container'
 complete -c nook -n "__fish_nook_using_subcommand create" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand create" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand start" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -133,6 +202,8 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand start" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand start" -s a -l attach -d 'Attach the container\'s output and wait for it'
+complete -c nook -n "__fish_nook_using_subcommand start" -s i -l interactive -d 'Keep STDIN open'
 complete -c nook -n "__fish_nook_using_subcommand start" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand start" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand stop" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -201,6 +272,10 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand rm" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand rm" -s a -l all -d 'Remove all containers'
+complete -c nook -n "__fish_nook_using_subcommand rm" -s f -l force -d 'Force removal of a running container'
+complete -c nook -n "__fish_nook_using_subcommand rm" -s i -l ignore -d 'Ignore errors when a container does not exist'
+complete -c nook -n "__fish_nook_using_subcommand rm" -s v -l volumes -d 'Remove anonymous volumes associated with the container'
 complete -c nook -n "__fish_nook_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand ps" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r

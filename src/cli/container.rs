@@ -43,7 +43,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Set the container host name
-    #[arg(short = 'h', long)]
+    #[arg(long)]
     pub hostname: Option<String>,
     /// Bind mount a volume into the container (SOURCE:DEST[:OPTIONS])
     #[arg(short, long = "volume", value_name = "SRC:DST[:OPTS]")]
@@ -283,4 +283,50 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
         Some(e) => Err(e.into()),
         None => Ok(0),
     }
+}
+
+/// The exit code of a foreground start: the container's, or Podman's 126/127/125 with the
+/// runtime's reason printed.
+fn finish(outcome: engine::start::StartOutcome) -> i32 {
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
+    if args.detach {
+        anyhow::bail!("run --detach needs the per-container monitor, which is not implemented yet: run in the foreground (without -d)");
+    }
+    let store = Store::open(&super::store_options(global))?;
+    let progress = super::image::progress_for(args.quiet);
+    let rec = engine::create(&store, &create_request(&args.create)?, progress.as_ref())?;
+    if let Some(path) = &args.create.cidfile {
+        std::fs::write(path, &rec.id)
+            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+    }
+    let outcome = engine::start::start_attached(&store, &rec.id);
+    if args.rm {
+        if let Err(e) = engine::remove(&store, &rec.id, true) {
+            eprintln!("Error: removing container {}: {e}", rec.name);
+        }
+    }
+    Ok(finish(outcome?))
+}
+
+pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
+    if !args.attach {
+        anyhow::bail!("starting a container in the background needs the per-container monitor, which is not implemented yet: use nook start --attach");
+    }
+    if args.containers.len() > 1 {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    }
+    let store = Store::open(&super::store_options(global))?;
+    Ok(finish(engine::start::start_attached(
+        &store,
+        &args.containers[0],
+    )?))
 }

@@ -141,7 +141,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             listing::images(&global, &args)
         }
         Command::Volume(cmd) => volume::run(&global, cmd),
+        Command::Run(args) => container::run(&global, &args),
         Command::Create(args) => container::create(&global, &args),
+        Command::Start(args) => container::start(&global, &args),
         Command::Rm(args) => container::rm(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)

@@ -36,6 +36,8 @@ pub struct CreateConfig {
     pub init: bool,
     pub annotations: BTreeMap<String, String>,
     pub stop_signal: Option<String>,
+    /// `overlay` or `vfs`, chosen when the container was created.
+    pub storage_driver: String,
 }
 
 /// One mount into the container.

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod etc_files;
+pub mod start;
 
 use std::path::PathBuf;
 
@@ -167,6 +168,10 @@ pub fn create(
         }
     }
     config.mounts = mounts;
+    config.storage_driver = crate::rootfs::choose_driver(store)
+        .map_err(|e| ContainerError::Other(e.to_string()))?
+        .as_str()
+        .to_string();
     let name = match &req.name {
         Some(n) => {
             if req.replace {
@@ -240,6 +245,12 @@ pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, 
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+        }
+    }
+    if let Ok(config) = load_config(store, &rec.id) {
+        if let Ok(kind) = start::driver_kind(&config, store) {
+            crate::rootfs::remove(kind, store, &rec.id)
+                .map_err(|e| ContainerError::Other(e.to_string()))?;
         }
     }
     let dir = store.paths().container_dir(&rec.id);

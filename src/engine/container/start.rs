@@ -1,0 +1,227 @@
+//! `start` (attached, in the foreground): mount the root filesystem, resolve the user inside
+//! the image, build and write the OCI spec, run it through the runtime, record the exit, and
+//! unmount. Rootless this runs inside the user's long-lived namespace (see `userns::keeper`).
+
+use std::path::{Path, PathBuf};
+
+use super::config::{CreateConfig, MountSpec, NetworkMode};
+use super::etc_files::{self, ResolvedUser};
+use super::{load_config, ContainerError};
+use crate::image::install::layer_diff_dir;
+use crate::rootfs::{self, DriverKind};
+use crate::runtime::{self, LaunchOptions, RuntimeError, SeccompChoice, SpecOptions};
+use crate::store::{ContainerRecord, ContainerState, Store, StoreError};
+
+/// How a foreground start ended: the container's exit code, or the runtime's reason it could
+/// not run the command (126/127/125 by [`RuntimeError::exit_code`]).
+pub type StartOutcome = Result<i32, RuntimeError>;
+
+/// Reads `path` (absolute inside the image) from `root` without following anything out of it.
+fn read_in_root(root: &Path, path: &str) -> Option<String> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    use std::io::Read;
+    let dir = std::fs::File::open(root).ok()?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = openat2(&dir, path.trim_start_matches('/'), how).ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The rootfs driver a container was created with.
+pub fn driver_kind(config: &CreateConfig, store: &Store) -> Result<DriverKind, ContainerError> {
+    match config.storage_driver.as_str() {
+        "overlay" => Ok(DriverKind::Overlay),
+        "vfs" => Ok(DriverKind::Vfs),
+        _ => rootfs::choose_driver(store).map_err(|e| ContainerError::Other(e.to_string())),
+    }
+}
+
+/// The image's layer directories, top first.
+fn layer_dirs(store: &Store, rec: &ContainerRecord) -> Result<Vec<PathBuf>, ContainerError> {
+    let image = store.images().get(&rec.image_id)?;
+    Ok(image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| layer_diff_dir(store, l))
+        .collect())
+}
+
+fn spec_mounts(
+    store: &Store,
+    config: &CreateConfig,
+    etc: &[(String, PathBuf)],
+) -> Vec<runtime::MountSpec> {
+    let mut mounts: Vec<runtime::MountSpec> = etc
+        .iter()
+        .filter(|(dst, _)| !config.mounts.iter().any(|m| m.destination() == dst))
+        .map(|(dst, src)| runtime::MountSpec::Bind {
+            source: src.clone(),
+            destination: dst.clone(),
+            readonly: false,
+        })
+        .collect();
+    for m in &config.mounts {
+        mounts.push(match m {
+            MountSpec::Bind {
+                source,
+                destination,
+                read_only,
+            } => runtime::MountSpec::Bind {
+                source: source.into(),
+                destination: destination.clone(),
+                readonly: *read_only,
+            },
+            MountSpec::Volume {
+                name,
+                destination,
+                read_only,
+            } => runtime::MountSpec::Bind {
+                source: store.paths().volume_data_dir(name),
+                destination: destination.clone(),
+                readonly: *read_only,
+            },
+            MountSpec::Tmpfs {
+                destination,
+                options,
+            } => runtime::MountSpec::Tmpfs {
+                destination: destination.clone(),
+                options: options.clone(),
+            },
+        });
+    }
+    mounts
+}
+
+fn spec_options(
+    store: &Store,
+    rec: &ContainerRecord,
+    config: &CreateConfig,
+    rootfs: PathBuf,
+    user: &ResolvedUser,
+) -> Result<SpecOptions, ContainerError> {
+    let etc = etc_files::write_etc_files(
+        &store.paths().container_run_dir(&rec.id),
+        &config.hostname,
+        &rec.name,
+        config.network == NetworkMode::Host,
+    )
+    .map_err(|e| ContainerError::Other(format!("writing /etc files for {}: {e}", rec.name)))?;
+    let mut env = config.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", config.hostname));
+    }
+    let seccomp = match config.seccomp.as_deref() {
+        None => SeccompChoice::Default,
+        Some("unconfined") => SeccompChoice::Unconfined,
+        Some(path) => SeccompChoice::Profile(
+            crate::runtime::security::load_seccomp_profile(Path::new(path))
+                .map_err(|e| ContainerError::Other(e.to_string()))?,
+        ),
+    };
+    if config.keep_id {
+        return Err(ContainerError::Other(
+            "--userns=keep-id is not implemented yet".into(),
+        ));
+    }
+    Ok(SpecOptions {
+        args: config.command.clone(),
+        env,
+        cwd: config.workdir.clone(),
+        uid: user.uid,
+        gid: user.gid,
+        additional_gids: user.additional_gids.clone(),
+        hostname: Some(config.hostname.clone()),
+        mounts: spec_mounts(store, config, &etc),
+        readonly_root: config.read_only,
+        cap_add: config.cap_add.clone(),
+        cap_drop: config.cap_drop.clone(),
+        privileged: config.privileged,
+        no_new_privs: config.no_new_privileges,
+        seccomp,
+        network: match config.network {
+            NetworkMode::None => runtime::NetworkMode::None,
+            NetworkMode::Host => runtime::NetworkMode::Host,
+        },
+        rootfs,
+        terminal: config.tty,
+        ..Default::default()
+    })
+}
+
+fn set_state(
+    store: &Store,
+    id: &str,
+    f: impl FnOnce(&mut ContainerRecord),
+) -> Result<(), StoreError> {
+    store.containers().update(id, |rec| {
+        f(rec);
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(())
+}
+
+/// Starts container `key` attached, waits for it, and returns how it ended. The record says
+/// `running` meanwhile and `exited` (with the code) afterwards; the rootfs is unmounted.
+pub fn start_attached(store: &Store, key: &str) -> Result<StartOutcome, ContainerError> {
+    let rec = store.containers().get(key)?;
+    if rec.state == ContainerState::Running {
+        return Err(ContainerError::Other(format!(
+            "container {} is already running",
+            rec.name
+        )));
+    }
+    let config = load_config(store, &rec.id)?;
+    let kind = driver_kind(&config, store)?;
+    let layers = layer_dirs(store, &rec)?;
+    let merged = rootfs::mount(kind, store, &rec.id, &layers)
+        .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let outcome = run_mounted(store, &rec, &config, merged);
+    let unmounted = rootfs::unmount(kind, store, &rec.id);
+    let outcome = outcome?;
+    unmounted.map_err(|e| ContainerError::Other(e.to_string()))?;
+    Ok(outcome)
+}
+
+fn run_mounted(
+    store: &Store,
+    rec: &ContainerRecord,
+    config: &CreateConfig,
+    merged: PathBuf,
+) -> Result<StartOutcome, ContainerError> {
+    let passwd = read_in_root(&merged, "/etc/passwd").unwrap_or_default();
+    let group = read_in_root(&merged, "/etc/group").unwrap_or_default();
+    let user = etc_files::resolve_user(&config.user, &passwd, &group, &config.group_add)
+        .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let opts = spec_options(store, rec, config, merged, &user)?;
+    let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    let bundle = store.paths().container_dir(&rec.id);
+    runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
+    set_state(store, &rec.id, |r| {
+        r.state = ContainerState::Running;
+        r.started_at = Some(crate::store::time::now_rfc3339());
+        r.exit_code = None;
+    })?;
+    let launch = LaunchOptions {
+        tty: config.tty,
+        interactive: config.interactive,
+        detach_keys: None,
+    };
+    let outcome = runtime::run_foreground(&spec, &bundle, &launch);
+    let code = match &outcome {
+        Ok(code) => *code,
+        Err(e) => e.exit_code(),
+    };
+    set_state(store, &rec.id, |r| {
+        r.state = ContainerState::Exited;
+        r.exit_code = Some(code);
+        r.finished_at = Some(crate::store::time::now_rfc3339());
+    })?;
+    Ok(outcome)
+}
