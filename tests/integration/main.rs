@@ -22,6 +22,7 @@ mod registry_client;
 mod registry_fixture;
 mod registry_login;
 mod rootfs;
+mod run;
 mod runtime;
 mod security;
 mod store;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(security::tests());
     tests.extend(rootfs::tests());
     tests.extend(runtime::tests());
+    tests.extend(run::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

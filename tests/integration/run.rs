@@ -1,0 +1,281 @@
+//! `nook run` end to end, rootless as the unprivileged test user (and as root): identity and id
+//! mapping, isolation, security defaults, mounts and volumes, exit codes, create + start.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::support::{self, Rig, Runner, Trial};
+
+pub fn tests() -> Vec<Trial> {
+    vec![
+        support::test("run::identity_and_uid_map_as_user", |rig| {
+            identity(rig, &rig.user().isolated())
+        }),
+        support::root_only("run::identity_as_root", |rig| {
+            identity(rig, &rig.root().isolated())
+        }),
+        support::root_only(
+            "run::files_of_uid_1000_belong_to_the_subuid_range",
+            owner_mapping,
+        ),
+        support::test("run::isolation", isolation),
+        support::test("run::security_defaults", security),
+        support::test("run::mounts_and_volumes", mounts),
+        support::test("run::exit_codes", exit_codes),
+        support::test("run::create_then_start_attach", create_start),
+    ]
+}
+
+/// Pulls the busybox fixture into `user`'s store and returns its reference.
+fn busybox(rig: &Rig, user: &Runner) -> String {
+    let fx = rig.busybox();
+    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
+        .ok();
+    fx.reference()
+}
+
+fn run(user: &Runner, image: &str, extra: &[&str], cmd: &str) -> crate::support::Output {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[image, "sh", "-c", cmd]);
+    user.nook(&args)
+}
+
+/// The first subordinate id of `name` in `file` (by name or uid, as shadow matches).
+fn sub_start(file: &str, name: &str, uid: u32) -> u64 {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 3 && (f[0] == name || f[0] == uid.to_string()))
+                .then(|| f[1].parse().ok())
+                .flatten()
+        })
+        .next()
+        .unwrap_or_else(|| panic!("{name} has no range in {file}"))
+}
+
+fn identity(rig: &Rig, user: &Runner) {
+    let image = busybox(rig, user);
+    let out = run(user, &image, &[], "id; cat /proc/self/uid_map").ok();
+    assert!(out.starts_with("uid=0(root) gid=0(root)"), "{out}");
+    let maps: Vec<Vec<String>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    if user.is_root() {
+        assert_eq!(
+            maps,
+            vec![vec!["0".to_string(), "0".into(), "4294967295".into()]],
+            "root runs in the host user namespace"
+        );
+    } else {
+        let start = sub_start("/etc/subuid", user.name(), user.uid());
+        assert_eq!(
+            maps[0],
+            vec!["0".to_string(), user.uid().to_string(), "1".into()],
+            "{out}"
+        );
+        assert_eq!(
+            maps[1],
+            vec!["1".to_string(), start.to_string(), "65536".into()],
+            "{out}"
+        );
+    }
+}
+
+fn owner_mapping(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let dir = user.home().join("shared");
+    user.sh(&format!("mkdir -p '{}'", dir.display())).ok();
+    let vol = format!("{}:/data", dir.display());
+    run(
+        &user,
+        &image,
+        &["-v", &vol],
+        "touch /data/f && chown 1000:1000 /data/f",
+    )
+    .ok();
+    let meta = std::fs::metadata(dir.join("f")).unwrap_or_else(|e| panic!("{e}"));
+    let uid_start = sub_start("/etc/subuid", user.name(), user.uid());
+    let gid_start = sub_start("/etc/subgid", user.name(), user.uid());
+    assert_eq!(
+        u64::from(meta.uid()),
+        uid_start + 999,
+        "uid 1000 in the container is subuid start + 999 on the host"
+    );
+    assert_eq!(u64::from(meta.gid()), gid_start + 999);
+}
+
+fn isolation(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    // A SysV shared memory segment of the host must be invisible inside.
+    // SAFETY: plain syscalls with no pointers.
+    let shm = unsafe { libc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600) };
+    let out = run(
+        &user,
+        &image,
+        &["--hostname", "box"],
+        "echo $$; hostname; ls /proc | grep -c '^[0-9]'; ls /sys/class/net; wc -l < /proc/sysvipc/shm; wc -c < /proc/timer_list",
+    )
+    .ok();
+    if shm >= 0 {
+        // SAFETY: removing the segment created above.
+        unsafe { libc::shmctl(shm, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1", "the command is pid 1: {out}");
+    assert_eq!(lines[1], "box", "hostname: {out}");
+    let pids: usize = lines[2].trim().parse().unwrap_or(99);
+    assert!(
+        pids <= 4,
+        "/proc shows only the container's processes: {out}"
+    );
+    assert_eq!(lines[3], "lo", "only loopback: {out}");
+    assert_eq!(
+        lines[4].trim(),
+        "1",
+        "host IPC objects are invisible (header line only): {out}"
+    );
+    assert_eq!(lines[5].trim(), "0", "/proc/timer_list is masked: {out}");
+}
+
+fn security(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let status = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status";
+    let out = run(&user, &image, &[], status).ok();
+    assert!(
+        out.contains("CapEff:\t00000000800405fb"),
+        "Podman's default capability set: {out}"
+    );
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+    assert!(
+        out.contains("Seccomp:\t2"),
+        "the default seccomp filter is installed: {out}"
+    );
+    let nnp = run(
+        &user,
+        &image,
+        &["--security-opt", "no-new-privileges"],
+        status,
+    )
+    .ok();
+    assert!(nnp.contains("NoNewPrivs:\t1"), "{nnp}");
+    let unconfined = run(
+        &user,
+        &image,
+        &["--security-opt", "seccomp=unconfined"],
+        status,
+    )
+    .ok();
+    assert!(unconfined.contains("Seccomp:\t0"), "{unconfined}");
+    let more = run(
+        &user,
+        &image,
+        &["--cap-add", "net_admin", "--cap-drop", "CHOWN"],
+        status,
+    )
+    .ok();
+    assert!(
+        more.contains("CapEff:\t00000000800414fa"),
+        "NET_ADMIN added, CHOWN dropped: {more}"
+    );
+}
+
+fn mounts(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let dir = user.home().join("ro");
+    user.sh(&format!(
+        "mkdir -p '{0}' && echo host > '{0}/file'",
+        dir.display()
+    ))
+    .ok();
+    let ro = format!("{}:/data:ro", dir.display());
+    let out = run(
+        &user,
+        &image,
+        &["-v", &ro],
+        "cat /data/file; touch /data/new && echo WROTE || echo refused",
+    )
+    .ok();
+    assert_eq!(out, "host\nrefused\n", "a read-only bind rejects writes");
+    let out = run(
+        &user,
+        &image,
+        &["--read-only"],
+        "touch /x && echo WROTE || echo refused",
+    )
+    .ok();
+    assert_eq!(out, "refused\n", "--read-only root rejects writes");
+    run(&user, &image, &["-v", "keep:/data"], "echo kept > /data/f").ok();
+    let out = run(&user, &image, &["-v", "keep:/data"], "cat /data/f").ok();
+    assert_eq!(out, "kept\n", "named volume data survives rm");
+    let vols = user.nook(&["volume", "ls", "-q"]).ok();
+    assert!(vols.lines().any(|l| l == "keep"), "{vols}");
+    let out = run(
+        &user,
+        &image,
+        &["--tmpfs", "/scratch", "-w", "/scratch", "-e", "A=b"],
+        "pwd; echo $A; grep -c ' /scratch tmpfs' /proc/mounts",
+    )
+    .ok();
+    assert_eq!(out, "/scratch\nb\n1\n");
+}
+
+fn exit_codes(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    assert_eq!(run(&user, &image, &[], "exit 3").code(), 3);
+    let missing = user.nook(&["run", "--rm", &image, "no-such-command"]);
+    assert_eq!(missing.code(), 127, "{}", missing.stderr());
+    assert!(
+        missing
+            .stderr()
+            .contains("executable file not found in $PATH"),
+        "{}",
+        missing.stderr()
+    );
+    let not_exec = user.nook(&["run", "--rm", &image, "/etc/passwd"]);
+    assert_eq!(not_exec.code(), 126, "{}", not_exec.stderr());
+    let bad_flag = user.nook(&["run", "--bogus-flag", &image, "true"]);
+    assert_eq!(bad_flag.code(), 125);
+    assert_eq!(
+        user.nook(&["ps", "-aq"]).ok(),
+        "",
+        "--rm removed every container"
+    );
+}
+
+fn create_start(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let id = user
+        .nook(&["create", "--name", "greeter", &image, "echo", "hello"])
+        .ok();
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "create prints the id: {id}");
+    let ps = user
+        .nook(&["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+        .ok();
+    assert_eq!(ps, "greeter created\n");
+    assert_eq!(user.nook(&["start", "-a", "greeter"]).ok(), "hello\n");
+    let ps = user
+        .nook(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}} {{.State}} {{.ExitCode}}",
+        ])
+        .ok();
+    assert_eq!(ps, "greeter exited 0\n");
+    assert_eq!(user.nook(&["rm", "greeter"]).ok(), "greeter\n");
+    let storage = user.graph_root().join("containers");
+    let left = std::fs::read_dir(&storage).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "rm leaves no container directory behind");
+    let _ = std::fs::metadata(&storage).map(|m| m.mode());
+}
