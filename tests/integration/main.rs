@@ -15,6 +15,7 @@ mod bench_seed;
 mod cli;
 mod fake_registry;
 mod import;
+mod keeper;
 mod layer_apply;
 mod pull;
 mod push;
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());
     tests.extend(registry_client::tests());
+    tests.extend(keeper::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
