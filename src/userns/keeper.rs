@@ -10,7 +10,8 @@
 //! previous boot is stale; [`join_if_rootless`] checks that the pid is a live `nook-keeper` whose
 //! user namespace maps root to our uid before joining, and creates a new keeper otherwise.
 //!
-//! The keeper: forked from the first caller, `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, mapped by the
+//! The keeper: a grandchild of the first caller (never a CLI process's own child, so callers may
+//! wait for any child), `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, mapped by the
 //! caller with `newuidmap`/`newgidmap` ([`super::mapped::write_maps`]), uid 0, `/` made `rslave`
 //! (host mounts still appear inside, container mounts never leak out), own session, cwd `/`,
 //! stdio on `/dev/null`, every inherited descriptor closed, every signal but SIGTERM/SIGKILL
@@ -24,7 +25,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -32,9 +33,8 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag, RenameFlags, AT_FDCWD};
-use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{self, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 
@@ -374,7 +374,7 @@ fn create_keeper(dir: &Path, uid: u32) -> Result<(Keeper, bool), UsernsError> {
     let keeper = match open_keeper(child.as_raw(), uid) {
         Ok(k) => k,
         Err(reason) => {
-            kill_and_reap(child);
+            kill_keeper(child);
             return Err(unusable(format!("the new keeper {child}: {reason}")));
         }
     };
@@ -382,13 +382,13 @@ fn create_keeper(dir: &Path, uid: u32) -> Result<(Keeper, bool), UsernsError> {
         Ok(()) => Ok((keeper, true)),
         Err(Errno::EEXIST) => {
             // Another caller published first (without our lock): use its keeper.
-            kill_and_reap(child);
+            kill_keeper(child);
             find_keeper(&pid_path, uid)
                 .map(|k| (k, false))
                 .ok_or_else(|| unusable("another keeper was published but is not alive".into()))
         }
         Err(e) => {
-            kill_and_reap(child);
+            kill_keeper(child);
             Err(setup(&format!("publishing {}", pid_path.display()), e))
         }
     }
@@ -418,9 +418,10 @@ fn publish(pid_path: &Path, pid: Pid) -> Result<(), Errno> {
     renamed
 }
 
-fn kill_and_reap(child: Pid) {
-    let _ = signal::kill(child, Signal::SIGKILL);
-    while let Err(Errno::EINTR) = waitpid(child, None) {}
+/// Kills a keeper that will not be used (it is not our child: no reaping).
+fn kill_keeper(pid: Pid) {
+    let _ = signal::kill(pid, Signal::SIGKILL);
+    wait_gone(pid.as_raw(), Duration::from_secs(1));
 }
 
 /// Waits until `pid` is gone or a zombie (at most `limit`).
@@ -446,184 +447,69 @@ fn process_state(stat: &str) -> Option<char> {
         .next()
 }
 
-/// Forks the keeper and installs its maps; returns once it is ready (uid 0, `/` rslave, own
-/// session) or fails with the step that went wrong.
+/// Starts the keeper (a grandchild, so it is never this process's child: callers may wait for
+/// their own children freely) and installs its maps; returns its pid once it is ready (uid 0,
+/// `/` rslave, own session) or fails with the step that went wrong.
 fn spawn(mapping: &IdMapping, pid_path: &Path) -> Result<Pid, UsernsError> {
     let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup("creating a pipe", e));
     let (status_r, status_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let watch = pid_path.to_path_buf();
-    // SAFETY: the process is single-threaded (checked by the caller); the child runs
-    // `keeper_main`, which never returns.
-    match unsafe { fork() }.map_err(|e| setup("fork", e))? {
+    // SAFETY: the process is single-threaded (checked by the caller); the child only forks the
+    // keeper (which runs `daemon::main`, never returning) and `_exit`s.
+    let middle = match unsafe { fork() }.map_err(|e| setup("fork", e))? {
         ForkResult::Child => {
             drop((status_r, go_w));
-            keeper_main(status_w, go_r, &watch)
-        }
-        ForkResult::Parent { child } => {
-            drop((status_w, go_r));
-            let ready = (|| {
-                let mut status = File::from(status_r);
-                let mut errno = [0u8; 4];
-                status
-                    .read_exact(&mut errno)
-                    .map_err(|e| setup("starting the keeper", e))?;
-                let errno = i32::from_ne_bytes(errno);
-                if errno != 0 {
-                    return Err(unshare_error(errno));
-                }
-                write_maps(mapping, child)?;
-                File::from(go_w)
-                    .write_all(&[0])
-                    .map_err(|e| setup("releasing the keeper", e))?;
-                let mut report = String::new();
-                let _ = status.read_to_string(&mut report);
-                match report.as_str() {
-                    "ok" => Ok(()),
-                    "" => Err(UsernsError::Child {
-                        pid: child.as_raw(),
-                        status: "the keeper exited during setup".into(),
-                    }),
-                    reason => Err(UsernsError::Keeper {
-                        path: watch.display().to_string(),
-                        reason: format!("setting up the keeper: {reason}"),
-                    }),
-                }
-            })();
-            match ready {
-                Ok(()) => Ok(child),
-                Err(e) => {
-                    kill_and_reap(child);
-                    Err(e)
-                }
+            // SAFETY: as above; still single-threaded.
+            if let Ok(ForkResult::Child) = unsafe { fork() } {
+                daemon::main(status_w, go_r, &watch)
             }
+            daemon::exit(0)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop((status_w, go_r));
+    while let Err(Errno::EINTR) = waitpid(middle, None) {}
+    let mut status = File::from(status_r);
+    let mut header = [0u8; 8];
+    status
+        .read_exact(&mut header)
+        .map_err(|e| UsernsError::Child {
+            pid: middle.as_raw(),
+            status: format!("the keeper did not start ({e})"),
+        })?;
+    let [p0, p1, p2, p3, e0, e1, e2, e3] = header;
+    let keeper = Pid::from_raw(i32::from_ne_bytes([p0, p1, p2, p3]));
+    let ready = (|| {
+        let errno = i32::from_ne_bytes([e0, e1, e2, e3]);
+        if errno != 0 {
+            return Err(unshare_error(errno));
+        }
+        write_maps(mapping, keeper)?;
+        File::from(go_w)
+            .write_all(&[0])
+            .map_err(|e| setup("releasing the keeper", e))?;
+        let mut report = String::new();
+        let _ = status.read_to_string(&mut report);
+        match report.as_str() {
+            "ok" => Ok(()),
+            "" => Err(UsernsError::Child {
+                pid: keeper.as_raw(),
+                status: "the keeper exited during setup".into(),
+            }),
+            reason => Err(UsernsError::Keeper {
+                path: watch.display().to_string(),
+                reason: format!("setting up the keeper: {reason}"),
+            }),
+        }
+    })();
+    match ready {
+        Ok(()) => Ok(keeper),
+        Err(e) => {
+            kill_keeper(keeper);
+            Err(e)
         }
     }
-}
-
-/// The keeper process: never returns.
-fn keeper_main(status_w: OwnedFd, go_r: OwnedFd, watch: &Path) -> ! {
-    // Hold nothing of the caller's: not its locks, not a pipe someone waits to see closed.
-    redirect_stdio();
-    close_fds_except(&[status_w.as_raw_fd(), go_r.as_raw_fd()]);
-    let mut status = File::from(status_w);
-    let unshared = nix::sched::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
-    let errno = match unshared {
-        Ok(()) => 0,
-        Err(e) => e as i32,
-    };
-    if status.write_all(&errno.to_ne_bytes()).is_err() || errno != 0 {
-        exit(1);
-    }
-    let mut go = [0u8; 1];
-    if File::from(go_r).read_exact(&mut go).is_err() {
-        exit(1);
-    }
-    let report = match prepare() {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e,
-    };
-    let ok = report == "ok";
-    let _ = status.write_all(report.as_bytes());
-    drop(status);
-    if !ok {
-        exit(1);
-    }
-    let me = std::process::id() as i32;
-    loop {
-        std::thread::sleep(WATCH_INTERVAL);
-        if read_pid(watch) != Some(me) {
-            exit(0);
-        }
-    }
-}
-
-/// The keeper's setup once mapped: root, propagation, session, signals, name.
-fn prepare() -> Result<(), String> {
-    switch_to_root()?;
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .map_err(|e| format!("making / rslave: {e}"))?;
-    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
-    let mut blocked = SigSet::all();
-    blocked.remove(Signal::SIGTERM);
-    signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&blocked), None)
-        .map_err(|e| format!("blocking signals: {e}"))?;
-    // SAFETY: restores the default action (terminate) for SIGTERM; no handler code involved.
-    unsafe { signal::signal(Signal::SIGTERM, signal::SigHandler::SigDfl) }
-        .map_err(|e| format!("resetting SIGTERM: {e}"))?;
-    set_name();
-    Ok(())
-}
-
-/// Names the process `nook-keeper`: its `comm` and, when the kernel tells us where it is, its
-/// command line (overwritten in place, as setproctitle does), so `ps` and `pgrep -f` show it.
-fn set_name() {
-    // SAFETY: PR_SET_NAME copies at most 16 bytes from a NUL-terminated string.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"nook-keeper".as_ptr()) };
-    let Some((start, end)) = fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| argv_area(&s))
-    else {
-        return;
-    };
-    let len = end - start;
-    let name = KEEPER_NAME.as_bytes();
-    if len <= name.len() {
-        return;
-    }
-    // SAFETY: [arg_start, arg_end) is this process's argument area on its own stack, mapped and
-    // writable; nothing reads the original argv after this point.
-    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, len) };
-    area.fill(0);
-    area[..name.len()].copy_from_slice(name);
-}
-
-/// `arg_start` and `arg_end` (fields 48 and 49) of a `/proc/self/stat` line.
-fn argv_area(stat: &str) -> Option<(usize, usize)> {
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(45); // field 3 is the first after ')'
-    let start: usize = fields.next()?.parse().ok()?;
-    let end: usize = fields.next()?.parse().ok()?;
-    (start != 0 && end > start).then_some((start, end))
-}
-
-fn redirect_stdio() {
-    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
-        let _ = nix::unistd::dup2_stdin(&null);
-        let _ = nix::unistd::dup2_stdout(&null);
-        let _ = nix::unistd::dup2_stderr(&null);
-    }
-}
-
-/// Closes every descriptor from 3 up except `keep`.
-fn close_fds_except(keep: &[i32]) {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .collect();
-    keep.sort_unstable();
-    let mut next = 3u32;
-    for fd in keep.into_iter().filter(|&fd| fd >= 3) {
-        if fd > next {
-            // SAFETY: closes descriptors this process owns and no longer uses.
-            unsafe { libc::close_range(next, fd - 1, 0) };
-        }
-        next = fd + 1;
-    }
-    // SAFETY: as above.
-    unsafe { libc::close_range(next, u32::MAX, 0) };
-}
-
-fn exit(code: i32) -> ! {
-    // SAFETY: ends the forked keeper without running the parent's atexit handlers.
-    unsafe { libc::_exit(code) }
 }
 
 /// Enters the keeper's user then mount namespace, keeps the working directory, becomes root.
@@ -652,6 +538,9 @@ fn enter(keeper: &Keeper) -> Result<(), UsernsError> {
         reason,
     })
 }
+
+#[path = "keeper_daemon.rs"]
+mod daemon;
 
 #[cfg(test)]
 #[path = "keeper_tests.rs"]

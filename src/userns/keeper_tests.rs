@@ -63,9 +63,9 @@ fn finds_the_argument_area_in_a_stat_line() {
     fields[48 - 3] = "140000".into();
     fields[49 - 3] = "140020".into();
     let line = format!("42 (my (odd) name) {}\n", fields.join(" "));
-    assert_eq!(argv_area(&line), Some((140000, 140020)));
+    assert_eq!(daemon::argv_area(&line), Some((140000, 140020)));
     let own = std::fs::read_to_string("/proc/self/stat").expect("stat");
-    let (start, end) = argv_area(&own).expect("our own argument area");
+    let (start, end) = daemon::argv_area(&own).expect("our own argument area");
     assert!(end > start);
 }
 
