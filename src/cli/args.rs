@@ -178,7 +178,7 @@ pub enum Command {
     /// Display the nook version information
     Version(FormatArg),
     /// Run a command in a modified user namespace
-    Unshare(Pending),
+    Unshare(super::unshare::UnshareArgs),
     /// Generate structured data (systemd units, ...)
     Generate(Pending),
     /// Generate shell autocompletions
@@ -446,7 +446,7 @@ pub enum SystemCommand {
     /// Reset nook storage back to its initial state
     Reset(Pending),
     /// Stop the user namespace keeper so changed subuid/subgid files take effect
-    Migrate(Pending),
+    Migrate(super::unshare::MigrateArgs),
     /// Check the storage for consistency
     Check(Pending),
 }

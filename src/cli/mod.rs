@@ -13,6 +13,7 @@ pub mod login;
 mod output;
 pub mod push;
 mod system;
+pub mod unshare;
 mod volume;
 
 use clap::error::ErrorKind;
@@ -28,6 +29,13 @@ pub fn main() -> i32 {
         Err(err) => return report_parse_error(&err),
     };
     init_logging(cli.global.log_level.unwrap_or_else(configured_log_level));
+    if joins_user_namespace(cli.command.as_ref()) {
+        // Before dispatch: setns needs a single-threaded process.
+        if let Err(err) = join_user_namespace(&cli.global) {
+            eprintln!("Error: {}", error_text(&err));
+            return EXIT_ENGINE;
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -35,6 +43,27 @@ pub fn main() -> i32 {
             EXIT_ENGINE
         }
     }
+}
+
+/// Every command runs in the user's long-lived user namespace when rootless, except those that
+/// only report (`version`, `completion`, `info`) and `system migrate`, which stops it.
+fn joins_user_namespace(command: Option<&Command>) -> bool {
+    !matches!(
+        command,
+        None | Some(
+            Command::Version(_)
+                | Command::Completion(_)
+                | Command::Info(_)
+                | Command::System(SystemCommand::Info(_) | SystemCommand::Migrate(_))
+        )
+    )
+}
+
+/// Joins (or creates) the rootless user's namespace keeper; nothing for real root.
+fn join_user_namespace(global: &args::GlobalOptions) -> anyhow::Result<()> {
+    let paths = store_paths(global)?;
+    crate::userns::keeper::join_if_rootless(&paths)?;
+    Ok(())
 }
 
 /// The error and its causes joined with `: `, skipping a cause whose text the message already
@@ -125,6 +154,19 @@ pub(crate) fn store_options(global: &args::GlobalOptions) -> crate::store::Store
     }
 }
 
+/// The store locations for the global flags (flags, then nook.conf, then the defaults).
+pub(crate) fn store_paths(
+    global: &args::GlobalOptions,
+) -> anyhow::Result<crate::store::StorePaths> {
+    let env = crate::store::StoreEnv::from_process();
+    let config = crate::store::NookConfig::load(&env.config_files())?;
+    Ok(crate::store::StorePaths::resolve(
+        &store_options(global),
+        &env,
+        &config,
+    )?)
+}
+
 /// The error every not-yet-built command returns (exit 125).
 fn not_implemented(cmd: &str) -> anyhow::Error {
     anyhow::anyhow!("{cmd} is not implemented yet")
@@ -175,6 +217,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(args) => login::login(&global, &args),
         Command::Logout(args) => login::logout(&global, &args),
         Command::Completion(args) => system::completion(&args),
+        Command::Unshare(args) => unshare::unshare(&global, &args),
+        Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
         other => Err(not_implemented(&command_name(&other))),
     }
 }
@@ -210,11 +254,43 @@ mod tests {
             command_name(&cli.command.expect("command")),
             "image history"
         );
-        let cli = Cli::try_parse_from(["nook", "system", "migrate"]).expect("parses");
-        assert_eq!(
-            command_name(&cli.command.expect("command")),
-            "system migrate"
-        );
+        let cli = Cli::try_parse_from(["nook", "system", "check"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "system check");
+    }
+
+    #[test]
+    fn reporting_commands_and_migrate_do_not_join_the_user_namespace() {
+        let joins = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(argv).expect("parses");
+            joins_user_namespace(cli.command.as_ref())
+        };
+        for argv in [
+            &["nook", "version"][..],
+            &["nook", "info"],
+            &["nook", "system", "info"],
+            &["nook", "system", "migrate"],
+            &["nook", "completion", "bash"],
+            &["nook"],
+        ] {
+            assert!(!joins(argv), "{argv:?}");
+        }
+        for argv in [
+            &["nook", "images"][..],
+            &["nook", "pull", "x"],
+            &["nook", "unshare", "id", "-u"],
+            &["nook", "volume", "ls"],
+        ] {
+            assert!(joins(argv), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn unshare_takes_the_command_verbatim() {
+        let cli = Cli::try_parse_from(["nook", "unshare", "ls", "-l", "--all"]).expect("parses");
+        let Some(Command::Unshare(args)) = cli.command else {
+            panic!("not unshare");
+        };
+        assert_eq!(args.command, ["ls", "-l", "--all"]);
     }
 
     #[test]

@@ -46,8 +46,8 @@ fn env_path(var: &str) -> Option<PathBuf> {
 impl StoreEnv {
     /// Reads the real process environment.
     pub fn from_process() -> Self {
-        // SAFETY: geteuid never fails.
-        let euid = unsafe { libc::geteuid() };
+        // Inside the keeper's user namespace the process is uid 0 but acts for the rootless user.
+        let euid = crate::userns::keeper::host_euid();
         let home = env_path("HOME").or_else(|| {
             use uzers::os::unix::UserExt;
             uzers::get_user_by_uid(euid).map(|u| u.home_dir().to_path_buf())
@@ -250,7 +250,7 @@ fn usable_runtime_dir(dir: &Path, euid: u32) -> bool {
     let Ok(md) = fs::metadata(dir) else {
         return false;
     };
-    if !md.is_dir() || md.uid() != euid {
+    if !md.is_dir() || md.uid() != crate::userns::keeper::uid_in_view(euid) {
         return false;
     }
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
@@ -273,7 +273,7 @@ fn check_private_dir(p: &Path, euid: u32) -> Result<(), StoreError> {
     if !md.is_dir() {
         return Err(unsafe_root("it is not a directory".into()));
     }
-    if md.uid() != euid {
+    if md.uid() != crate::userns::keeper::uid_in_view(euid) {
         return Err(unsafe_root(format!(
             "it is owned by uid {}, not {euid}",
             md.uid()

@@ -4,9 +4,11 @@
 //! container owners (a file owned by uid 1000 in the tar is owned by `subuid_start + 999` on
 //! the host).
 //!
-//! [`run_in_userns`] maps a new namespace for each call (about 3 ms). A later change replaces
-//! this with joining the long-lived per-user namespace; callers only see [`IdMapping`] and
-//! [`run_in_userns`], which stay.
+//! A rootless CLI call normally has already joined the long-lived per-user namespace
+//! ([`super::keeper`]) in `cli::main`; then [`run_in_userns`] runs the job in-process (as for
+//! real root). Only a process that did not join (library users, tests, `nook info`) maps a new
+//! namespace per call (about 3 ms). The keeper is created with the same helpers
+//! ([`write_maps`]) and the same mapping ([`IdMapping::for_host_user`]).
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -56,7 +58,8 @@ impl IdMap {
 /// How a mapping is put in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MappingKind {
-    /// Real root: no namespace, jobs run in-process with host ids.
+    /// No translation: real root, or a process that already joined the keeper's namespace (its
+    /// ids already are the container ids). Jobs run in-process.
     Host,
     /// The user plus subordinate ranges, installed with `newuidmap`/`newgidmap`.
     Subordinate,
@@ -108,6 +111,10 @@ pub enum UsernsError {
     },
     #[error("the user namespace job (pid {pid}) ended without a result: {status}")]
     Child { pid: i32, status: String },
+    #[error("joining the user namespace must happen while single-threaded, but this process has {threads} threads (a bug: join in main before anything starts a thread)")]
+    NotSingleThreaded { threads: String },
+    #[error("the user namespace keeper in {path} is unusable: {reason}; run `nook system migrate` and retry")]
+    Keeper { path: String, reason: String },
     #[error("decoding the user namespace job's result: {0}")]
     Decode(#[source] serde_json::Error),
     /// The job itself returned an error.
@@ -115,7 +122,7 @@ pub enum UsernsError {
     Job(String),
 }
 
-fn setup(step: &str, source: impl Into<std::io::Error>) -> UsernsError {
+pub(super) fn setup(step: &str, source: impl Into<std::io::Error>) -> UsernsError {
     UsernsError::Setup {
         step: step.to_string(),
         source: source.into(),
@@ -135,15 +142,29 @@ impl IdMapping {
         }
     }
 
-    /// The mapping for this process's user: [`IdMapping::host`] for real root, else the
-    /// user's subordinate ranges from `/etc/subuid` and `/etc/subgid`. Without an entry it
-    /// falls back to a single-id map (container 0 only) and warns once.
+    /// The mapping for this process's user: [`IdMapping::host`] for real root and for a process
+    /// inside the keeper's namespace, else [`IdMapping::for_host_user`] (which warns once when it
+    /// falls back to a single-id map).
     pub fn for_current_user() -> Result<IdMapping, UsernsError> {
+        if super::keeper::in_keeper() {
+            let mut host = IdMapping::host();
+            host.user = user_name(super::keeper::host_uid());
+            return Ok(host);
+        }
         if nix::unistd::geteuid().is_root() {
             return Ok(IdMapping::host());
         }
-        let uid = nix::unistd::getuid().as_raw();
-        let gid = nix::unistd::getgid().as_raw();
+        let mapping = IdMapping::for_host_user()?;
+        mapping.warn_if_single();
+        Ok(mapping)
+    }
+
+    /// The real (host-side) mapping of the rootless user this process acts for, also when it is
+    /// inside the keeper's namespace: the user's subordinate ranges from `/etc/subuid` and
+    /// `/etc/subgid`, or a single-id map without an entry. Does not warn.
+    pub fn for_host_user() -> Result<IdMapping, UsernsError> {
+        let uid = super::keeper::host_uid();
+        let gid = super::keeper::host_gid();
         let name = uzers::get_user_by_uid(uid).map(|u| u.name().to_string_lossy().into_owned());
         let owner = Owner {
             name: name.as_deref(),
@@ -158,15 +179,21 @@ impl IdMapping {
         let sub_uids = read("/etc/subuid")?;
         let sub_gids = read("/etc/subgid")?;
         let user = name.unwrap_or_else(|| uid.to_string());
-        let mapping = IdMapping::from_ranges(&user, uid, gid, &sub_uids, &sub_gids)?;
-        if mapping.kind == MappingKind::Single {
-            SINGLE_MAP_WARNING.call_once(|| {
-                tracing::warn!(
-                    "no subordinate ids for {user} in /etc/subuid and /etc/subgid: using a single-id user namespace (only container uid/gid 0), so images with other owners may fail to apply. Fix (as root): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}"
-                );
-            });
+        IdMapping::from_ranges(&user, uid, gid, &sub_uids, &sub_gids)
+    }
+
+    /// Warns (once per process) that a single-id map is in use, naming the fix. The one place
+    /// this warning is printed.
+    pub fn warn_if_single(&self) {
+        if self.kind != MappingKind::Single {
+            return;
         }
-        Ok(mapping)
+        let user = &self.user;
+        SINGLE_MAP_WARNING.call_once(|| {
+            tracing::warn!(
+                "no subordinate ids for {user} in /etc/subuid and /etc/subgid: using a single-id user namespace (only container uid/gid 0), so images with other owners may fail to apply. Fix (as root): usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}, then nook system migrate"
+            );
+        });
     }
 
     /// The mapping for user `user` (`uid`, primary `gid`) with these subordinate ranges; a
@@ -216,6 +243,12 @@ impl IdMapping {
     }
 }
 
+fn user_name(uid: u32) -> String {
+    uzers::get_user_by_uid(uid)
+        .map(|u| u.name().to_string_lossy().into_owned())
+        .unwrap_or_else(|| uid.to_string())
+}
+
 fn translate(kind: MappingKind, map: &[IdMap], id: u64) -> Option<u64> {
     if kind == MappingKind::Host {
         return Some(id);
@@ -226,7 +259,8 @@ fn translate(kind: MappingKind, map: &[IdMap], id: u64) -> Option<u64> {
 }
 
 /// Runs `job` as root (uid and gid 0) of a new user namespace (plus a mount namespace) mapped
-/// by `mapping`, and returns its result. For [`MappingKind::Host`] the job runs in-process.
+/// by `mapping`, and returns its result. For [`MappingKind::Host`], and when this process is
+/// already inside the keeper's namespace, the job runs in-process.
 ///
 /// How: fork; the child unshares `CLONE_NEWUSER | CLONE_NEWNS` and signals the parent over a
 /// pipe; the parent installs the maps (`newuidmap`/`newgidmap`, or writes a single-id map
@@ -244,7 +278,7 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> Result<T, String>,
 {
-    if mapping.kind == MappingKind::Host {
+    if mapping.kind == MappingKind::Host || super::keeper::in_keeper() {
         return job().map_err(UsernsError::Job);
     }
     let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| setup("creating a pipe", e));
@@ -309,15 +343,7 @@ fn parent_side(
     }
     let errno = i32::from_ne_bytes(ready);
     if errno != 0 {
-        let hint = if errno == libc::EPERM || errno == libc::ENOSPC {
-            " (are unprivileged user namespaces enabled? check sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone)"
-        } else {
-            ""
-        };
-        return Err(setup(
-            &format!("unshare(CLONE_NEWUSER){hint}"),
-            Errno::from_raw(errno),
-        ));
+        return Err(unshare_error(errno));
     }
     // On error `go_w` is dropped unwritten: the child sees EOF and exits.
     write_maps(mapping, child)?;
@@ -332,7 +358,22 @@ fn parent_side(
     Ok(Some(bytes))
 }
 
-fn write_maps(mapping: &IdMapping, child: Pid) -> Result<(), UsernsError> {
+/// The error for a failed `unshare(CLONE_NEWUSER)` in a child, with the usual causes.
+pub(super) fn unshare_error(errno: i32) -> UsernsError {
+    let hint = if errno == libc::EPERM || errno == libc::ENOSPC {
+        " (are unprivileged user namespaces enabled? check sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone)"
+    } else {
+        ""
+    };
+    setup(
+        &format!("unshare(CLONE_NEWUSER){hint}"),
+        Errno::from_raw(errno),
+    )
+}
+
+/// Installs `mapping` on the freshly unshared process `child`: `newuidmap`/`newgidmap` for a
+/// subordinate map, else a single-id map written directly (with setgroups denied).
+pub(super) fn write_maps(mapping: &IdMapping, child: Pid) -> Result<(), UsernsError> {
     match mapping.kind {
         MappingKind::Subordinate => {
             run_helper("newuidmap", child, &mapping.uid_map, &mapping.user)?;
@@ -468,13 +509,7 @@ where
 /// Switches to uid/gid 0 of the new namespace, drops supplementary groups (allowed unless
 /// setgroups is denied, as in a single-id map) and keeps mounts private to the namespace.
 fn become_root() -> Result<(), String> {
-    let root_gid = Gid::from_raw(0);
-    let root_uid = Uid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid)
-        .map_err(|e| format!("setresgid(0) in the user namespace: {e}"))?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid)
-        .map_err(|e| format!("setresuid(0) in the user namespace: {e}"))?;
-    let _ = nix::unistd::setgroups(&[]);
+    switch_to_root()?;
     let _ = nix::mount::mount(
         None::<&str>,
         "/",
@@ -482,6 +517,19 @@ fn become_root() -> Result<(), String> {
         nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
         None::<&str>,
     );
+    Ok(())
+}
+
+/// Switches to uid/gid 0 of the user namespace this process is in and drops supplementary
+/// groups (refused, and skipped, when setgroups is denied as in a single-id map).
+pub(super) fn switch_to_root() -> Result<(), String> {
+    let root_gid = Gid::from_raw(0);
+    let root_uid = Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .map_err(|e| format!("setresgid(0) in the user namespace: {e}"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
+        .map_err(|e| format!("setresuid(0) in the user namespace: {e}"))?;
+    let _ = nix::unistd::setgroups(&[]);
     Ok(())
 }
 

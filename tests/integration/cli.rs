@@ -70,12 +70,10 @@ const PENDING: &[&[&str]] = &[
     &["export", "x"],
     &["commit", "x"],
     &["build", "."],
-    &["unshare", "id"],
     &["generate", "systemd", "x"],
     &["system", "df"],
     &["system", "prune"],
     &["system", "reset"],
-    &["system", "migrate"],
     &["system", "check"],
 ];
 

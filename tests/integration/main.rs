@@ -15,6 +15,7 @@ mod bench_seed;
 mod cli;
 mod fake_registry;
 mod import;
+mod keeper;
 mod layer_apply;
 mod pull;
 mod push;
@@ -44,6 +45,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(rootfs::tests());
     tests.extend(runtime::tests());
     tests.extend(run::tests());
+    tests.extend(keeper::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
