@@ -239,7 +239,7 @@ fn default_cgroup_manager() -> &'static str {
 pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
-    let rootless = !nix::unistd::geteuid().is_root();
+    let rootless = crate::userns::keeper::host_euid() != 0;
     let name = uzers::get_user_by_uid(uid.as_raw()).map(|u| u.name().to_string_lossy().to_string());
     let owner = Owner {
         name: name.as_deref(),

@@ -181,7 +181,7 @@ fn security(rig: &Rig) {
     )
     .ok();
     assert!(
-        more.contains("CapEff:\t00000000800414fa"),
+        more.contains("CapEff:\t00000000800415fa"),
         "NET_ADMIN added, CHOWN dropped: {more}"
     );
 }
