@@ -308,7 +308,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         std::fs::write(path, &rec.id)
             .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
     }
-    let outcome = engine::start::start_attached(&store, &rec.id);
+    let outcome = engine::start::start_attached(&store, &rec.id, args.rm);
     if args.rm {
         if let Err(e) = engine::remove(&store, &rec.id, true) {
             eprintln!("Error: removing container {}: {e}", rec.name);
@@ -328,5 +328,6 @@ pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
     Ok(finish(engine::start::start_attached(
         &store,
         &args.containers[0],
+        false,
     )?))
 }

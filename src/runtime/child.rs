@@ -31,6 +31,8 @@ pub struct ChildConfig<'a> {
     pub interactive: bool,
     pub new_userns: bool,
     pub exec: ExecPlan,
+    /// The compiled seccomp filter (compiled by the parent), `None` when unconfined.
+    pub seccomp: Option<&'a security::SeccompProgram>,
 }
 
 /// The command, its environment and the paths to try, as C strings.
@@ -180,8 +182,7 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
             e.desc()
         ))
     })?;
-    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    security::apply(cfg.process, seccomp)
+    security::apply_compiled(cfg.process, cfg.seccomp)
         .map_err(|e| Failure::Setup(format!("applying security settings: {e}")))?;
     Ok(())
 }

@@ -33,6 +33,8 @@ pub struct LaunchOptions {
     pub interactive: bool,
     /// Detach key sequence (not used by foreground runs yet).
     pub detach_keys: Option<String>,
+    /// Where compiled seccomp programs are cached (the run root); `None` compiles every time.
+    pub seccomp_cache: Option<std::path::PathBuf>,
 }
 
 /// Signals forwarded to the container's pid 1.
@@ -202,7 +204,20 @@ pub fn run_foreground(
     let steps = plan::plan(&spec, &env)?;
     let flags = namespaces::clone_flags(&spec)?;
     let exec = ExecPlan::new(&process).map_err(RuntimeError::InvalidSpec)?;
+    // Compile the filter before cloning (and from the cache when there is one): the child only
+    // installs it.
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        None => None,
+        Some(s) => Some(
+            match &opts.seccomp_cache {
+                Some(dir) => super::security::compile_seccomp_cached(s, dir),
+                None => super::security::compile_seccomp(s),
+            }
+            .map_err(|e| RuntimeError::Security(e.to_string()))?,
+        ),
+    };
     let cfg = ChildConfig {
+        seccomp: seccomp.as_ref(),
         spec: &spec,
         process: &process,
         steps: &steps,

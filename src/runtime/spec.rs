@@ -454,12 +454,13 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, RuntimeError> {
     spec.build().map_err(oci("spec"))
 }
 
-/// Writes `spec` to `<bundle_dir>/config.json` atomically.
+/// Writes `spec` to `<bundle_dir>/config.json` atomically (regenerated at every start, so no
+/// fsync).
 pub fn write_bundle(spec: &Spec, bundle_dir: &Path) -> Result<PathBuf, RuntimeError> {
     let path = bundle_dir.join("config.json");
     let json = serde_json::to_vec_pretty(spec)
         .map_err(|e| invalid(format!("serializing the spec: {e}")))?;
-    crate::store::write_atomic(&path, &json).map_err(|source| RuntimeError::Bundle {
+    crate::store::write_replace(&path, &json).map_err(|source| RuntimeError::Bundle {
         path: path.clone(),
         source,
     })?;

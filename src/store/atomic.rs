@@ -62,6 +62,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_dir(dir)
 }
 
+/// Replaces `path` with `bytes` atomically (temp file + rename) but without fsync: for files that
+/// are derived state, regenerated on every container start (`/etc/hosts`, the bundle's
+/// `config.json`), where a crash may leave the old or the new version but never a torn one.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}{TEMP_SUFFIX}",
+        std::process::id(),
+        random_hex(8)
+    ));
+    fs::write(&tmp, bytes).map_err(|e| StoreError::io("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        StoreError::io("rename into place", path, e)
+    })
+}
+
 /// Serializes `value` as pretty JSON (with a trailing newline) and writes it with [`write_atomic`].
 pub fn write_json_atomic<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), StoreError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Encode {

@@ -52,7 +52,7 @@ use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{write_atomic, write_json_atomic};
+pub use atomic::{write_atomic, write_json_atomic, write_replace};
 pub use blobs::{BlobError, BlobStore};
 pub use config::{CgroupManager, ConfigError, LogLevel, NookConfig, StorageDriver};
 pub use error::StoreError;
@@ -62,7 +62,7 @@ pub use records::{
     ContainerRecord, ContainerState, ImageRecord, LayerRecord, Record, RecordKind, VolumeRecord,
 };
 pub use recover::RecoveryReport;
-pub use set::{RecordSet, Txn, WriteTxn};
+pub use set::{Durability, RecordSet, Txn, WriteTxn};
 
 /// Store-related global flags (`--root`, `--runroot`, `--storage-driver`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -128,6 +128,9 @@ pub struct ContainerRecord {
     pub labels: BTreeMap<String, String>,
     /// Names of the named volumes the container uses (volume prune keeps these).
     pub volumes: Vec<String>,
+    /// The engine's create options (opaque to the store), kept in the record so a create is
+    /// one durable write.
+    pub config: serde_json::Value,
 }
 
 impl Record for ContainerRecord {

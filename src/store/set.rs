@@ -162,6 +162,13 @@ impl<T: Record> RecordSet<T> {
     }
 }
 
+/// Whether a record write is fsynced (see [`WriteTxn::update_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Durable,
+    Volatile,
+}
+
 /// Reads under the kind's lock (shared from [`RecordSet::read`], exclusive inside a
 /// [`WriteTxn`]). The lock is released when this is dropped.
 #[derive(Debug)]
@@ -313,6 +320,18 @@ impl<T: Record> WriteTxn<'_, T> {
         key: &str,
         f: impl FnOnce(&mut T) -> Result<(), E>,
     ) -> Result<T, E> {
+        self.update_with(key, Durability::Durable, f)
+    }
+
+    /// Like [`update`](Self::update), choosing whether the write is fsynced. `Volatile` is for
+    /// state that recovery reconstructs anyway (a container's running state and pid, which a
+    /// reboot or a dead pid resets): a crash may lose the change, never tear the record.
+    pub fn update_with<E: From<StoreError>>(
+        &self,
+        key: &str,
+        durability: Durability,
+        f: impl FnOnce(&mut T) -> Result<(), E>,
+    ) -> Result<T, E> {
         let old = self.get(key)?;
         let mut new = old.clone();
         f(&mut new)?;
@@ -327,7 +346,18 @@ impl<T: Record> WriteTxn<'_, T> {
         if new_names != old.names() {
             self.check_names(&new_names, new.id())?;
         }
-        write_json_atomic(&self.set.path_of(new.id()), &new)?;
+        let path = self.set.path_of(new.id());
+        match durability {
+            Durability::Durable => write_json_atomic(&path, &new)?,
+            Durability::Volatile => {
+                let bytes =
+                    serde_json::to_vec_pretty(&new).map_err(|source| StoreError::Encode {
+                        path: path.clone(),
+                        source,
+                    })?;
+                super::atomic::write_replace(&path, &bytes)?;
+            }
+        }
         Ok(new)
     }
 

@@ -200,6 +200,7 @@ fn launch(tty: bool) -> LaunchOptions {
         tty,
         interactive: true,
         detach_keys: None,
+        seccomp_cache: None,
     }
 }
 

@@ -51,7 +51,7 @@ pub fn write_etc_files(
     let mut out = Vec::new();
     for (ctr, text) in files {
         let host = dir.join(ctr.trim_start_matches("/etc/"));
-        crate::store::write_atomic(&host, text.as_bytes()).map_err(std::io::Error::other)?;
+        crate::store::write_replace(&host, text.as_bytes()).map_err(std::io::Error::other)?;
         out.push((ctr.to_string(), host));
     }
     Ok(out)

@@ -6,8 +6,6 @@ pub mod config;
 pub mod etc_files;
 pub mod start;
 
-use std::path::PathBuf;
-
 use config::{ConfigError, CreateConfig, MountSpec};
 
 use crate::engine::image::{self as image_engine, ImageError};
@@ -193,14 +191,15 @@ pub fn create(
         state: ContainerState::Created,
         labels: key_values("--label", &req.labels)?,
         volumes: volume_names,
+        config: serde_json::to_value(&config)
+            .map_err(|e| ContainerError::Other(format!("encoding the container config: {e}")))?,
         ..Default::default()
     };
     let dir = store.paths().container_dir(&id);
-    let config_path = config_path(store, &id);
-    let created = store.containers().write()?.create_with(record, |_| {
-        crate::store::make_dir_mode(&dir, 0o700)?;
-        crate::store::write_json_atomic(&config_path, &config)
-    });
+    let created = store
+        .containers()
+        .write()?
+        .create_with(record, |_| crate::store::make_dir_mode(&dir, 0o700));
     match created {
         Ok(rec) => Ok(rec),
         Err(e) => {
@@ -216,17 +215,13 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Where a container's create options live.
-pub fn config_path(store: &Store, id: &str) -> PathBuf {
-    store.paths().container_dir(id).join("create.json")
-}
-
-/// Reads a container's create options.
-pub fn load_config(store: &Store, id: &str) -> Result<CreateConfig, ContainerError> {
-    let path = config_path(store, id);
-    let text = std::fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
-    serde_json::from_slice(&text).map_err(|e| {
-        ContainerError::Other(format!("corrupt container config {}: {e}", path.display()))
+/// A container's create options, from its record.
+pub fn load_config(rec: &ContainerRecord) -> Result<CreateConfig, ContainerError> {
+    serde_json::from_value(rec.config.clone()).map_err(|e| {
+        ContainerError::Other(format!(
+            "container {} has a corrupt config in its record: {e}",
+            rec.name
+        ))
     })
 }
 
@@ -247,7 +242,7 @@ pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, 
             );
         }
     }
-    if let Ok(config) = load_config(store, &rec.id) {
+    if let Ok(config) = load_config(&rec) {
         if let Ok(kind) = start::driver_kind(&config, store) {
             crate::rootfs::remove(kind, store, &rec.id)
                 .map_err(|e| ContainerError::Other(e.to_string()))?;

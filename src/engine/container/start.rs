@@ -10,7 +10,7 @@ use super::{load_config, ContainerError};
 use crate::image::install::layer_diff_dir;
 use crate::rootfs::{self, DriverKind};
 use crate::runtime::{self, LaunchOptions, RuntimeError, SeccompChoice, SpecOptions};
-use crate::store::{ContainerRecord, ContainerState, Store, StoreError};
+use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
 
 /// How a foreground start ended: the container's exit code, or the runtime's reason it could
 /// not run the command (126/127/125 by [`RuntimeError::exit_code`]).
@@ -158,18 +158,28 @@ fn spec_options(
 fn set_state(
     store: &Store,
     id: &str,
+    durability: Durability,
     f: impl FnOnce(&mut ContainerRecord),
 ) -> Result<(), StoreError> {
-    store.containers().update(id, |rec| {
-        f(rec);
-        Ok::<(), StoreError>(())
-    })?;
+    store
+        .containers()
+        .write()?
+        .update_with(id, durability, |rec| {
+            f(rec);
+            Ok::<(), StoreError>(())
+        })?;
     Ok(())
 }
 
 /// Starts container `key` attached, waits for it, and returns how it ended. The record says
-/// `running` meanwhile and `exited` (with the code) afterwards; the rootfs is unmounted.
-pub fn start_attached(store: &Store, key: &str) -> Result<StartOutcome, ContainerError> {
+/// `running` meanwhile (a volatile write: recovery resets it) and `exited` with the code
+/// afterwards (durable, unless `removing` because `--rm` deletes the record next); the rootfs
+/// is unmounted.
+pub fn start_attached(
+    store: &Store,
+    key: &str,
+    removing: bool,
+) -> Result<StartOutcome, ContainerError> {
     let rec = store.containers().get(key)?;
     if rec.state == ContainerState::Running {
         return Err(ContainerError::Other(format!(
@@ -177,12 +187,12 @@ pub fn start_attached(store: &Store, key: &str) -> Result<StartOutcome, Containe
             rec.name
         )));
     }
-    let config = load_config(store, &rec.id)?;
+    let config = load_config(&rec)?;
     let kind = driver_kind(&config, store)?;
     let layers = layer_dirs(store, &rec)?;
     let merged = rootfs::mount(kind, store, &rec.id, &layers)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
-    let outcome = run_mounted(store, &rec, &config, merged);
+    let outcome = run_mounted(store, &rec, &config, merged, removing);
     let unmounted = rootfs::unmount(kind, store, &rec.id);
     let outcome = outcome?;
     unmounted.map_err(|e| ContainerError::Other(e.to_string()))?;
@@ -194,6 +204,7 @@ fn run_mounted(
     rec: &ContainerRecord,
     config: &CreateConfig,
     merged: PathBuf,
+    removing: bool,
 ) -> Result<StartOutcome, ContainerError> {
     let passwd = read_in_root(&merged, "/etc/passwd").unwrap_or_default();
     let group = read_in_root(&merged, "/etc/group").unwrap_or_default();
@@ -203,7 +214,7 @@ fn run_mounted(
     let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
-    set_state(store, &rec.id, |r| {
+    set_state(store, &rec.id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
         r.started_at = Some(crate::store::time::now_rfc3339());
         r.exit_code = None;
@@ -212,13 +223,19 @@ fn run_mounted(
         tty: config.tty,
         interactive: config.interactive,
         detach_keys: None,
+        seccomp_cache: Some(store.paths().run_root.join("seccomp")),
     };
     let outcome = runtime::run_foreground(&spec, &bundle, &launch);
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),
     };
-    set_state(store, &rec.id, |r| {
+    let durability = if removing {
+        Durability::Volatile
+    } else {
+        Durability::Durable
+    };
+    set_state(store, &rec.id, durability, |r| {
         r.state = ContainerState::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(crate::store::time::now_rfc3339());

@@ -33,7 +33,7 @@ pub use caps::{
 };
 pub use default_profile::{default_seccomp, seccomp_for_capabilities};
 pub use profile::{load_seccomp_profile, load_seccomp_profile_for};
-pub use seccomp::{compile_seccomp, SeccompProgram};
+pub use seccomp::{compile_seccomp, compile_seccomp_cached, SeccompProgram};
 
 /// What can go wrong setting up container security. Messages name the capability, syscall
 /// or profile file involved.

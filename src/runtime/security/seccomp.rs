@@ -57,6 +57,66 @@ impl SeccompProgram {
     }
 }
 
+impl SeccompProgram {
+    /// The program as bytes: flags (u64 LE), then each instruction (code u16, jt, jf, k u32 LE).
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.filter.len() * 8);
+        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
+        for ins in &self.filter {
+            out.extend_from_slice(&ins.code.to_le_bytes());
+            out.push(ins.jt);
+            out.push(ins.jf);
+            out.extend_from_slice(&ins.k.to_le_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<SeccompProgram> {
+        if bytes.len() < 8 || (bytes.len() - 8) % 8 != 0 {
+            return None;
+        }
+        let flags = u64::from_le_bytes(bytes[..8].try_into().ok()?) as libc::c_ulong;
+        let filter = bytes[8..]
+            .chunks_exact(8)
+            .map(|c| sock_filter {
+                code: u16::from_le_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Some(SeccompProgram { filter, flags })
+    }
+}
+
+/// [`compile_seccomp`] with a cache in `dir` keyed by the profile's content and the
+/// architecture: the default profile costs ~1 ms to compile, and every container start needs it.
+/// A cache entry that does not read back is recompiled; a cache that cannot be written is skipped.
+pub fn compile_seccomp_cached(
+    seccomp: &LinuxSeccomp,
+    dir: &std::path::Path,
+) -> Result<SeccompProgram, SecurityError> {
+    let key = serde_json::to_vec(seccomp).unwrap_or_default();
+    let mut hasher_input = key;
+    hasher_input.extend_from_slice(std::env::consts::ARCH.as_bytes());
+    let name = format!(
+        "seccomp-{}.bpf",
+        crate::image::digest::Digest::of(&hasher_input).hex()
+    );
+    let path = dir.join(name);
+    if let Some(program) = std::fs::read(&path)
+        .ok()
+        .and_then(|b| SeccompProgram::from_bytes(&b))
+    {
+        return Ok(program);
+    }
+    let program = compile_seccomp(seccomp)?;
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = crate::store::write_replace(&path, &program.to_bytes());
+    }
+    Ok(program)
+}
+
 /// The seccompiler action for an OCI action (`errno` defaults to EPERM, as in runc/crun).
 fn action(
     action: LinuxSeccompAction,
@@ -302,6 +362,30 @@ pub fn install(program: &SeccompProgram) -> io::Result<()> {
 
 /// A classic-BPF interpreter for the instructions seccompiler emits, to test programs
 /// without installing them.
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cached_program_equals_a_fresh_compile() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let profile = crate::runtime::security::default_seccomp();
+        let fresh = compile_seccomp(&profile).expect("compile");
+        let first = compile_seccomp_cached(&profile, tmp.path()).expect("miss");
+        let second = compile_seccomp_cached(&profile, tmp.path()).expect("hit");
+        assert_eq!(first, fresh);
+        assert_eq!(second, fresh);
+        assert_eq!(std::fs::read_dir(tmp.path()).expect("dir").count(), 1);
+        for entry in std::fs::read_dir(tmp.path()).expect("dir").flatten() {
+            std::fs::write(entry.path(), b"garbage").expect("corrupt");
+        }
+        assert_eq!(
+            compile_seccomp_cached(&profile, tmp.path()).expect("recompiled"),
+            fresh
+        );
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod eval {
     use super::*;

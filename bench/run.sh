@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `run --rm IMAGE true` latency, rootless: nook vs Podman side by side on the same busybox image
+# (imported into both from the host's busybox-static), plus the floor of what any rootless
+# engine must do (`unshare -Urmpf --mount-proc true`). Medians from hyperfine.
+#
+#   sudo bench/run.sh               # BENCH_RUNS=40 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+runs=${BENCH_RUNS:-40}
+bench_setup
+trap bench_cleanup EXIT
+
+# The same rootfs for both engines.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
+for applet in $("$work/rootfs/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$work/rootfs/etc/passwd"
+printf 'root:x:0:\n' > "$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/out/busybox.tar" .
+chmod 0644 "$work/out/busybox.tar"
+as_user "$nook" import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
+as_user $podman import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
+
+{
+    echo "| command | nook median | podman median | podman/nook |"
+    echo "|---|---|---|---|"
+    bench_pair '`run --rm busybox true` (private netns)' run-none \
+        "$nook run --rm localhost/bench-busybox:1 true" \
+        "$podman run --rm --network none localhost/bench-busybox:1 true" \
+        --warmup 3 --runs "$runs"
+    as_user hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/out/floor.json" \
+        -n floor "unshare -Urmpf --mount-proc true" >&2
+    echo
+    echo "Floor (\`unshare -Urmpf --mount-proc true\`, no image, no mapping helpers): $(median_ms "$work/out/floor.json" floor) ms."
+} | tee bench/out/run.md
