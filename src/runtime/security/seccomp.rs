@@ -61,7 +61,10 @@ impl SeccompProgram {
     /// The program as bytes: flags (u64 LE), then each instruction (code u16, jt, jf, k u32 LE).
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.filter.len() * 8);
-        out.extend_from_slice(&u64::from(self.flags).to_le_bytes());
+        // c_ulong is u64 on the 64-bit targets nook supports; the cast keeps the format fixed.
+        #[allow(clippy::unnecessary_cast)]
+        let flags = self.flags as u64;
+        out.extend_from_slice(&flags.to_le_bytes());
         for ins in &self.filter {
             out.extend_from_slice(&ins.code.to_le_bytes());
             out.push(ins.jt);
