@@ -31,6 +31,8 @@ pub struct ChildConfig<'a> {
     pub interactive: bool,
     pub new_userns: bool,
     pub exec: ExecPlan,
+    /// Run the built-in init as pid 1 (`--init`).
+    pub init: bool,
     /// The compiled seccomp filter (compiled by the parent), `None` when unconfined.
     pub seccomp: Option<&'a security::SeccompProgram>,
 }
@@ -113,17 +115,23 @@ impl ExecPlan {
 /// The child's whole life: never returns.
 pub fn run(cfg: &ChildConfig<'_>, chan: &Channel) -> ! {
     let failure = match setup(cfg, chan) {
+        Ok(()) if cfg.init => super::init::run(&cfg.exec, chan),
         Ok(()) => cfg.exec.exec(),
         Err(f) => f,
     };
-    let code = match failure {
-        Failure::NotFound(_) => crate::error::EXIT_NOT_FOUND,
-        Failure::PermissionDenied(_) => crate::error::EXIT_CANNOT_INVOKE,
-        Failure::Setup(_) => crate::error::EXIT_ENGINE,
-    };
+    let code = exit_code_of(&failure);
     let _ = chan.send(&Message::Failed(failure));
     // SAFETY: leaves the cloned child without running the parent's atexit handlers.
     unsafe { libc::_exit(code) }
+}
+
+/// The engine's exit code for a failure to start the command.
+pub fn exit_code_of(failure: &Failure) -> i32 {
+    match failure {
+        Failure::NotFound(_) => crate::error::EXIT_NOT_FOUND,
+        Failure::PermissionDenied(_) => crate::error::EXIT_CANNOT_INVOKE,
+        Failure::Setup(_) => crate::error::EXIT_ENGINE,
+    }
 }
 
 fn setup_err(what: &str) -> impl Fn(Errno) -> Failure + '_ {

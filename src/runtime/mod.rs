@@ -15,6 +15,7 @@
 
 pub mod channel;
 pub mod child;
+mod init;
 pub mod mounts;
 pub mod namespaces;
 pub mod options;

@@ -35,6 +35,8 @@ pub struct LaunchOptions {
     pub detach_keys: Option<String>,
     /// Where compiled seccomp programs are cached (the run root); `None` compiles every time.
     pub seccomp_cache: Option<std::path::PathBuf>,
+    /// Run a built-in init as pid 1 that forwards signals and reaps (`--init`).
+    pub init: bool,
 }
 
 /// Signals forwarded to the container's pid 1.
@@ -217,6 +219,7 @@ pub fn run_foreground(
         ),
     };
     let cfg = ChildConfig {
+        init: opts.init,
         seccomp: seccomp.as_ref(),
         spec: &spec,
         process: &process,

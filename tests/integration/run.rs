@@ -22,6 +22,9 @@ pub fn tests() -> Vec<Trial> {
         support::test("run::mounts_and_volumes", mounts),
         support::test("run::exit_codes", exit_codes),
         support::test("run::create_then_start_attach", create_start),
+        support::root_only("run::keep_id_shows_the_users_uid", keep_id),
+        support::test("run::init_reaps_and_forwards_signals", init),
+        support::test("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
     ]
 }
 
@@ -278,4 +281,99 @@ fn create_start(rig: &Rig) {
     let left = std::fs::read_dir(&storage).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "rm leaves no container directory behind");
     let _ = std::fs::metadata(&storage).map(|m| m.mode());
+}
+
+fn keep_id(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let dir = user.home().join("mine");
+    user.sh(&format!("mkdir -p '{}'", dir.display())).ok();
+    let vol = format!("{}:/data", dir.display());
+    let out = run(
+        &user,
+        &image,
+        &["--userns=keep-id", "-v", &vol],
+        "id -u; id -g; whoami; touch /data/made",
+    )
+    .ok();
+    assert_eq!(
+        out,
+        format!("{0}\n{1}\n{2}\n", user.uid(), user.gid(), user.name()),
+        "keep-id runs as the user"
+    );
+    let meta = std::fs::metadata(dir.join("made")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (user.uid(), user.gid()),
+        "files the container writes belong to the user on the host"
+    );
+}
+
+fn init(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    // Without --init the shell is pid 1 and ignores a SIGTERM it has no handler for.
+    let plain = run(&user, &image, &[], "kill -TERM $$; echo alive");
+    assert_eq!((plain.code(), plain.stdout()), (0, "alive\n"));
+    // With --init the command is pid 2 under the built-in init: the signal kills it, the init
+    // reports 128+15, and orphans are reaped.
+    let with_init = run(
+        &user,
+        &image,
+        &["--init"],
+        "echo $$; (sleep 0.1 &) ; kill -TERM $$; echo alive",
+    );
+    assert_eq!(with_init.code(), 143, "{}", with_init.stderr());
+    assert_eq!(with_init.stdout(), "2\n");
+    assert_eq!(run(&user, &image, &["--init"], "exit 5").code(), 5);
+}
+
+/// A static probe calling setns(-1, 0): the default profile filters setns without
+/// CAP_SYS_ADMIN (EPERM, 1); unconfined, the kernel sees the bad descriptor first (EBADF, 9).
+fn seccomp_eperm(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let dir = user.home().join("probe");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let src = dir.join("probe.c");
+    std::fs::write(&src, "#include <errno.h>\n#include <stdio.h>\n#include <unistd.h>\n#include <sys/syscall.h>\nint main(void){long r=syscall(SYS_setns,-1,0);printf(\"%ld %d\\n\",r,errno);return 0;}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bin = dir.join("probe");
+    let cc = std::process::Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output();
+    let cc = cc.unwrap_or_else(|e| panic!("cc (gcc) is needed to build the seccomp probe: {e}"));
+    assert!(
+        cc.status.success(),
+        "building the probe: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&dir, &bin] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let vol = format!("{}:/probe:ro", bin.display());
+    let filtered = user
+        .nook(&["run", "--rm", "-v", &vol, &image, "/probe"])
+        .ok();
+    assert_eq!(
+        filtered, "-1 1\n",
+        "default seccomp profile: setns fails with EPERM"
+    );
+    let open = user
+        .nook(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            "-v",
+            &vol,
+            &image,
+            "/probe",
+        ])
+        .ok();
+    assert_eq!(open, "-1 9\n", "unconfined: the kernel answers EBADF");
 }

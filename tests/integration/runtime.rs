@@ -201,6 +201,7 @@ fn launch(tty: bool) -> LaunchOptions {
         interactive: true,
         detach_keys: None,
         seccomp_cache: None,
+        init: false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod etc_files;
+pub mod keep_id;
 pub mod start;
 
 use config::{ConfigError, CreateConfig, MountSpec};

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::config::{CreateConfig, MountSpec, NetworkMode};
 use super::etc_files::{self, ResolvedUser};
+use super::keep_id;
 use super::{load_config, ContainerError};
 use crate::image::install::layer_diff_dir;
 use crate::rootfs::{self, DriverKind};
 use crate::runtime::{self, LaunchOptions, RuntimeError, SeccompChoice, SpecOptions};
 use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
+use uzers::os::unix::UserExt;
 
 /// How a foreground start ended: the container's exit code, or the runtime's reason it could
 /// not run the command (126/127/125 by [`RuntimeError::exit_code`]).
@@ -102,14 +104,16 @@ fn spec_options(
     config: &CreateConfig,
     rootfs: PathBuf,
     user: &ResolvedUser,
+    extra_etc: &[(String, PathBuf)],
 ) -> Result<SpecOptions, ContainerError> {
-    let etc = etc_files::write_etc_files(
+    let mut etc = etc_files::write_etc_files(
         &store.paths().container_run_dir(&rec.id),
         &config.hostname,
         &rec.name,
         config.network == NetworkMode::Host,
     )
     .map_err(|e| ContainerError::Other(format!("writing /etc files for {}: {e}", rec.name)))?;
+    etc.extend(extra_etc.iter().cloned());
     let mut env = config.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
@@ -125,11 +129,12 @@ fn spec_options(
                 .map_err(|e| ContainerError::Other(e.to_string()))?,
         ),
     };
-    if config.keep_id {
-        return Err(ContainerError::Other(
-            "--userns=keep-id is not implemented yet".into(),
-        ));
-    }
+    let (uid_mappings, gid_mappings) = if config.keep_id {
+        keep_id_maps()?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
     Ok(SpecOptions {
         args: config.command.clone(),
         env,
@@ -151,8 +156,35 @@ fn spec_options(
         },
         rootfs,
         terminal: config.tty,
+        uid_mappings,
+        gid_mappings,
         ..Default::default()
     })
+}
+
+/// The nested uid and gid maps of `--userns=keep-id` (rootless only).
+fn keep_id_maps() -> Result<
+    (
+        Vec<crate::userns::mapped::IdMap>,
+        Vec<crate::userns::mapped::IdMap>,
+    ),
+    ContainerError,
+> {
+    use crate::userns::keeper;
+    if !keeper::in_keeper() {
+        return Err(ContainerError::Other("--userns=keep-id is only for rootless containers: as root the container user is already the host user".into()));
+    }
+    let mapping = crate::userns::mapped::IdMapping::for_host_user()
+        .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let total = |m: &[crate::userns::mapped::IdMap]| m.iter().map(|e| e.size).sum::<u64>();
+    let too_few = |what: &str| {
+        ContainerError::Other(format!("--userns=keep-id needs the user's {what} inside the subordinate range size: add more ids with usermod --add-subuids/--add-subgids"))
+    };
+    let uids = keep_id::nested_map(u64::from(keeper::host_uid()), total(&mapping.uid_map))
+        .ok_or_else(|| too_few("uid"))?;
+    let gids = keep_id::nested_map(u64::from(keeper::host_gid()), total(&mapping.gid_map))
+        .ok_or_else(|| too_few("gid"))?;
+    Ok((uids, gids))
 }
 
 fn set_state(
@@ -206,11 +238,48 @@ fn run_mounted(
     merged: PathBuf,
     removing: bool,
 ) -> Result<StartOutcome, ContainerError> {
-    let passwd = read_in_root(&merged, "/etc/passwd").unwrap_or_default();
-    let group = read_in_root(&merged, "/etc/group").unwrap_or_default();
-    let user = etc_files::resolve_user(&config.user, &passwd, &group, &config.group_add)
+    let mut passwd = read_in_root(&merged, "/etc/passwd").unwrap_or_default();
+    let mut group = read_in_root(&merged, "/etc/group").unwrap_or_default();
+    let mut user_spec = config.user.clone();
+    let mut extra_etc = Vec::new();
+    if config.keep_id {
+        let (uid, gid) = (
+            crate::userns::keeper::host_uid(),
+            crate::userns::keeper::host_gid(),
+        );
+        let host = uzers::get_user_by_uid(uid);
+        let name = host
+            .as_ref()
+            .map(|u| u.name().to_string_lossy().into_owned())
+            .unwrap_or_else(|| uid.to_string());
+        let home = host
+            .as_ref()
+            .map(|u| u.home_dir().display().to_string())
+            .unwrap_or_else(|| "/".into());
+        passwd = keep_id::with_entry(
+            &passwd,
+            uid,
+            &format!("{name}:*:{uid}:{gid}:{name}:{home}:/bin/sh"),
+        );
+        group = keep_id::with_entry(&group, gid, &format!("{name}:x:{gid}:{name}"));
+        let dir = store.paths().container_run_dir(&rec.id);
+        for (file, text) in [("passwd", &passwd), ("group", &group)] {
+            let path = dir.join(file);
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| {
+                    crate::store::write_replace(&path, text.as_bytes())
+                        .map_err(std::io::Error::other)
+                })
+                .map_err(|e| ContainerError::Other(format!("writing {}: {e}", path.display())))?;
+            extra_etc.push((format!("/etc/{file}"), path));
+        }
+        if user_spec.is_empty() {
+            user_spec = format!("{uid}:{gid}");
+        }
+    }
+    let user = etc_files::resolve_user(&user_spec, &passwd, &group, &config.group_add)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
-    let opts = spec_options(store, rec, config, merged, &user)?;
+    let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
     let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
@@ -224,6 +293,7 @@ fn run_mounted(
         interactive: config.interactive,
         detach_keys: None,
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
+        init: config.init,
     };
     let outcome = runtime::run_foreground(&spec, &bundle, &launch);
     let code = match &outcome {
