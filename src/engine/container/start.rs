@@ -158,7 +158,6 @@ fn spec_options(
         terminal: config.tty,
         uid_mappings,
         gid_mappings,
-        ..Default::default()
     })
 }
 
