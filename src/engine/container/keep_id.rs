@@ -73,7 +73,7 @@ mod tests {
                 IdMap {
                     container_id: 1002,
                     host_id: 1002,
-                    size: 65535
+                    size: 64535
                 },
             ]
         );
