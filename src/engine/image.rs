@@ -10,7 +10,7 @@ use crate::image::config::ImageConfig;
 use crate::image::digest::Digest;
 use crate::image::install::{self, InstallError};
 use crate::image::reference::{ParsedName, ReferenceError, LOCALHOST};
-use crate::image::registries::{RegistriesConfig, RegistriesPaths};
+use crate::image::registries::RegistriesConfig;
 use crate::store::{ImageRecord, Store, StoreError};
 
 /// Why an image operation failed.
@@ -42,9 +42,7 @@ fn name_candidates(store: &Store, key: &str) -> Result<Vec<String>, ImageError> 
         return Ok(Vec::new());
     };
     let mut registries = vec![LOCALHOST.to_string()];
-    let conf = RegistriesConfig::load(&RegistriesPaths::standard(
-        store.paths().user_config_home.as_deref(),
-    ))?;
+    let conf = RegistriesConfig::for_store(store)?;
     registries.extend(conf.search_registries().iter().cloned());
     Ok(parsed
         .candidates(&registries)

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::cgroups::detect::{self, CgroupLayout};
-use crate::image::registries::{RegistriesConfig, RegistriesPaths};
+use crate::image::registries::RegistriesConfig;
 use crate::rootfs::probe::{self, FuseStatus};
 use crate::store::{Store, StoreOptions};
 use crate::userns::helpers::{helper_status, HelperStatus};
@@ -177,9 +177,7 @@ pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, I
         None if host.fuse.accessible => "fuse".to_string(),
         None => "vfs".to_string(),
     };
-    let registries = RegistriesConfig::load(&RegistriesPaths::standard(
-        paths.user_config_home.as_deref(),
-    ))?;
+    let registries = RegistriesConfig::for_store(&store)?;
     let config_file = store
         .env()
         .config_files()

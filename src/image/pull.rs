@@ -12,7 +12,7 @@ use super::digest::Digest;
 use super::install::{self, InstallError, LayerPlan};
 use super::manifest::{self, Descriptor, Manifest, ManifestError, Platform};
 use super::reference::{ParsedName, Reference, ReferenceError};
-use super::registries::{RegistriesConfig, RegistriesPaths};
+use super::registries::RegistriesConfig;
 use super::registry::{ClientOptions, RegistryClient, RegistryError};
 use crate::store::{BlobError, ImageRecord, Store, StoreError};
 
@@ -90,9 +90,7 @@ pub fn pull(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<PullReport, PullError> {
-    let registries = RegistriesConfig::load(&RegistriesPaths::standard(
-        store.paths().user_config_home.as_deref(),
-    ))?;
+    let registries = RegistriesConfig::for_store(store)?;
     let parsed = ParsedName::parse(name)?;
     let candidates = parsed.candidates(registries.search_registries());
     if candidates.is_empty() {

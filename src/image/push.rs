@@ -21,7 +21,7 @@ use super::manifest::{self, Descriptor, ImageManifest, Manifest, ManifestError};
 use super::pull::{Event, Progress};
 use super::push_blobs::{descriptor, Job, MountIndex, Sender, Sent};
 use super::reference::{ParsedName, Reference, ReferenceError, LOCALHOST};
-use super::registries::{RegistriesConfig, RegistriesPaths};
+use super::registries::RegistriesConfig;
 use super::registry::{ClientOptions, RegistryClient, RegistryError};
 use crate::store::{ImageRecord, Store, StoreError};
 
@@ -298,9 +298,7 @@ pub fn push(
 }
 
 fn client(store: &Store, opts: &PushOptions) -> Result<RegistryClient, PushError> {
-    let registries = RegistriesConfig::load(&RegistriesPaths::standard(
-        store.paths().user_config_home.as_deref(),
-    ))?;
+    let registries = RegistriesConfig::for_store(store)?;
     let credentials = match &opts.creds {
         Some(entry) => Credentials::fixed(entry.clone()),
         None => Credentials::load(&AuthFilePaths::standard(opts.authfile.as_deref()))?,

@@ -197,6 +197,13 @@ pub struct RegistriesConfig {
 const DEFAULT_SEARCH: &[&str] = &["docker.io"];
 
 impl RegistriesConfig {
+    /// The configuration seen by the user of `store` (its config home decides the user files).
+    pub fn for_store(store: &crate::store::Store) -> Result<RegistriesConfig, RegistriesError> {
+        RegistriesConfig::load(&RegistriesPaths::standard(
+            store.paths().user_config_home.as_deref(),
+        ))
+    }
+
     /// Reads and merges every existing file of `paths`.
     pub fn load(paths: &RegistriesPaths) -> Result<Self, RegistriesError> {
         let mut cfg = RegistriesConfig::default();
