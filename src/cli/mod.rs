@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod args;
+pub mod complete;
 pub mod container;
 pub mod format;
 mod human;
@@ -24,6 +25,8 @@ use args::{Cli, Command, ImageCommand, LogLevel, SystemCommand};
 
 /// Parses argv, runs the command and returns the process exit code.
 pub fn main() -> i32 {
+    // Before anything else: a TAB must not join the keeper or print.
+    complete::complete_if_requested();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return report_parse_error(&err),

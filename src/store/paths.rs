@@ -113,22 +113,7 @@ impl StorePaths {
         config: &NookConfig,
     ) -> Result<StorePaths, StoreError> {
         let rootless = env.rootless();
-        let graph_root = match opts
-            .root
-            .clone()
-            .or_else(|| config.storage.graphroot.clone())
-        {
-            Some(p) => p,
-            None if rootless => match &env.xdg_data_home {
-                Some(d) => d.join("nook/storage"),
-                None => env
-                    .home
-                    .as_ref()
-                    .ok_or(StoreError::NoHome { uid: env.euid })?
-                    .join(".local/share/nook/storage"),
-            },
-            None => PathBuf::from("/var/lib/nook"),
-        };
+        let graph_root = Self::graph_root_for(opts, env, config)?;
         let run_root = match opts
             .runroot
             .clone()
@@ -145,6 +130,33 @@ impl StorePaths {
             system_config_dir: env.system_config_dir.clone(),
             user_config_home: env.user_config_home(),
         })
+    }
+
+    /// The graph root alone (flag, then `nook.conf`, then the default), creating nothing: for
+    /// readers such as shell completion that must not touch the run root.
+    pub fn graph_root_for(
+        opts: &StoreOptions,
+        env: &StoreEnv,
+        config: &NookConfig,
+    ) -> Result<PathBuf, StoreError> {
+        Ok(
+            match opts
+                .root
+                .clone()
+                .or_else(|| config.storage.graphroot.clone())
+            {
+                Some(p) => p,
+                None if env.rootless() => match &env.xdg_data_home {
+                    Some(d) => d.join("nook/storage"),
+                    None => env
+                        .home
+                        .as_ref()
+                        .ok_or(StoreError::NoHome { uid: env.euid })?
+                        .join(".local/share/nook/storage"),
+                },
+                None => PathBuf::from("/var/lib/nook"),
+            },
+        )
     }
 
     /// `<graphroot>/db/<kind>`: one JSON file per record.

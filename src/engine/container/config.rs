@@ -82,6 +82,11 @@ pub enum NetworkMode {
     Host,
 }
 
+impl NetworkMode {
+    /// The `--network` values as users type them (shell completion offers these).
+    pub const NAMES: &'static [&'static str] = &["none", "host"];
+}
+
 /// Why create options were refused; each names the flag and the value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
