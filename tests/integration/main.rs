@@ -13,6 +13,7 @@ mod support;
 mod archive;
 mod bench_seed;
 mod cli;
+mod completion;
 mod fake_registry;
 mod import;
 mod keeper;
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(completion::tests());
     tests.extend(bench_seed::tests());
     tests.extend(pull::tests());
     tests.extend(push::tests());
