@@ -97,6 +97,11 @@ pub struct FormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
+    #[command(
+        after_help = "Examples:\n  nook run -it docker.io/library/debian sh\n  \
+                            nook run --rm -v data:/data busybox ls /data\n  \
+                            nook run --rm --network host --userns keep-id alpine id"
+    )]
     Run(super::container::RunArgs),
     /// Create but do not start a container
     Create(super::container::CreateArgs),
@@ -111,6 +116,8 @@ pub enum Command {
     /// Remove one or more containers
     Rm(super::container::RmArgs),
     /// List containers
+    #[command(after_help = "Examples:\n  nook ps -a\n  nook ps -aq\n  \
+                            nook ps -a --format '{{.Names}} {{.Status}}'")]
     Ps(PsArgs),
     /// Fetch the logs of a container
     Logs(Pending),
@@ -137,10 +144,17 @@ pub enum Command {
     /// Display a live stream of container resource usage
     Stats(Pending),
     /// Pull an image from a registry
+    #[command(after_help = "Examples:\n  nook pull docker.io/library/alpine:3\n  \
+                            nook pull --platform linux/arm64 debian\n  \
+                            nook pull --tls-verify=false localhost:5000/app:dev")]
     Pull(PullArgs),
     /// Push an image to a registry
     Push(super::push::PushArgs),
     /// List images in local storage
+    #[command(
+        after_help = "Examples:\n  nook images\n  nook images -q --filter dangling=true\n  \
+                            nook images --format '{{.Repository}}:{{.Tag}} {{.Size}}'"
+    )]
     Images(ImagesArgs),
     /// Remove one or more images from local storage
     Rmi(RmiArgs),
@@ -183,6 +197,9 @@ pub enum Command {
     Generate(Pending),
     /// Generate shell autocompletions
     Completion(CompletionArgs),
+    /// Write nook's man pages (nook.1, nook-COMMAND.1, ...) into a directory (for packaging)
+    #[command(name = "generate-man-pages", hide = true)]
+    GenerateManPages(super::manpages::ManPagesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +377,9 @@ pub enum ImageCommand {
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
     /// Create a new volume
+    #[command(after_help = "Examples:\n  nook volume create data\n  \
+                            nook volume create --label project=web cache\n  \
+                            nook run --rm -v data:/data busybox touch /data/hello")]
     Create(VolumeCreateArgs),
     /// List volumes
     #[command(alias = "list")]

@@ -11,6 +11,7 @@ mod human;
 mod image;
 mod listing;
 pub mod login;
+pub mod manpages;
 mod output;
 pub mod push;
 mod system;
@@ -56,6 +57,7 @@ fn joins_user_namespace(command: Option<&Command>) -> bool {
         None | Some(
             Command::Version(_)
                 | Command::Completion(_)
+                | Command::GenerateManPages(_)
                 | Command::Info(_)
                 | Command::System(SystemCommand::Info(_) | SystemCommand::Migrate(_))
         )
@@ -220,6 +222,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(args) => login::login(&global, &args),
         Command::Logout(args) => login::logout(&global, &args),
         Command::Completion(args) => system::completion(&args),
+        Command::GenerateManPages(args) => manpages::generate(&args),
         Command::Unshare(args) => unshare::unshare(&global, &args),
         Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
         other => Err(not_implemented(&command_name(&other))),
