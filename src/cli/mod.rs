@@ -26,6 +26,9 @@ use args::{Cli, Command, ImageCommand, LogLevel, SystemCommand};
 
 /// Parses argv, runs the command and returns the process exit code.
 pub fn main() -> i32 {
+    if crate::systemd::invoked_as_user_generator() {
+        return crate::systemd::run_user_generator();
+    }
     // Before anything else: a TAB must not join the keeper or print.
     complete::complete_if_requested();
     let cli = match Cli::try_parse() {

@@ -18,6 +18,7 @@ mod fake_registry;
 mod import;
 mod keeper;
 mod layer_apply;
+mod packaging;
 mod pull;
 mod push;
 mod registry_client;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
     tests.extend(completion::tests());
+    tests.extend(packaging::tests());
     tests.extend(bench_seed::tests());
     tests.extend(pull::tests());
     tests.extend(push::tests());
