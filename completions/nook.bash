@@ -2854,12 +2854,20 @@ _nook() {
             return 0
             ;;
         nook__subcmd__kill)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-a -s -h -V --all --signal --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3026,12 +3034,16 @@ _nook() {
             return 0
             ;;
         nook__subcmd__logs)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-f -t -h -V --follow --tail --timestamps --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3690,12 +3702,24 @@ _nook() {
             return 0
             ;;
         nook__subcmd__stop)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-a -i -t -h -V --all --ignore --timeout --time --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4632,7 +4656,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__wait)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-h -V --ignore --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -206,6 +206,7 @@ complete -c nook -n "__fish_nook_using_subcommand start" -s a -l attach -d 'Atta
 complete -c nook -n "__fish_nook_using_subcommand start" -s i -l interactive -d 'Keep STDIN open'
 complete -c nook -n "__fish_nook_using_subcommand start" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand start" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand stop" -s t -l time -l timeout -d 'Seconds to wait for the stop signal to work before killing the container' -r
 complete -c nook -n "__fish_nook_using_subcommand stop" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand stop" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand stop" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -221,8 +222,11 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand stop" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand stop" -s a -l all -d 'Stop all running containers'
+complete -c nook -n "__fish_nook_using_subcommand stop" -s i -l ignore -d 'Ignore errors when a container does not exist'
 complete -c nook -n "__fish_nook_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand kill" -s s -l signal -d 'Signal to send to the container' -r
 complete -c nook -n "__fish_nook_using_subcommand kill" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand kill" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand kill" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -238,6 +242,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand kill" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand kill" -s a -l all -d 'Signal all running containers'
 complete -c nook -n "__fish_nook_using_subcommand kill" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand kill" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand restart" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -299,6 +304,7 @@ complete -c nook -n "__fish_nook_using_subcommand ps" -s q -l quiet -d 'Print th
 complete -c nook -n "__fish_nook_using_subcommand ps" -l no-trunc -d 'Do not truncate the output'
 complete -c nook -n "__fish_nook_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand ps" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand logs" -l tail -d 'Output the specified number of lines at the end of the logs' -r
 complete -c nook -n "__fish_nook_using_subcommand logs" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand logs" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand logs" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -314,6 +320,8 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand logs" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand logs" -s f -l follow -d 'Follow log output until the container stops'
+complete -c nook -n "__fish_nook_using_subcommand logs" -s t -l timestamps -d 'Output the timestamps in the log'
 complete -c nook -n "__fish_nook_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand exec" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -365,6 +373,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand wait" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand wait" -l ignore -d 'Ignore errors when a container does not exist'
 complete -c nook -n "__fish_nook_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand wait" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand inspect" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F

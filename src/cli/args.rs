@@ -103,9 +103,9 @@ pub enum Command {
     /// Start one or more containers
     Start(super::container::StartArgs),
     /// Stop one or more containers
-    Stop(Pending),
+    Stop(super::lifecycle::StopArgs),
     /// Kill one or more running containers with a signal
-    Kill(Pending),
+    Kill(super::lifecycle::KillArgs),
     /// Restart one or more containers
     Restart(Pending),
     /// Remove one or more containers
@@ -113,13 +113,13 @@ pub enum Command {
     /// List containers
     Ps(PsArgs),
     /// Fetch the logs of a container
-    Logs(Pending),
+    Logs(super::lifecycle::LogsArgs),
     /// Run a process in a running container
     Exec(Pending),
     /// Attach to a running container
     Attach(Pending),
     /// Block on one or more containers
-    Wait(Pending),
+    Wait(super::lifecycle::WaitArgs),
     /// Display the configuration of an object
     Inspect(Pending),
     /// Display the running processes of a container

@@ -17,7 +17,13 @@ const IMAGES_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID")];
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let mut containers = store.containers().list()?;
+    // A record saying running whose monitor is gone is reconciled before it is shown.
+    let mut containers = store
+        .containers()
+        .list()?
+        .into_iter()
+        .map(|c| crate::engine::container::lifecycle::reconcile(&store, c))
+        .collect::<Result<Vec<_>, _>>()?;
     containers.retain(|c| args.all || c.state == ContainerState::Running);
     containers.sort_by(|a, b| b.created.cmp(&a.created));
     if args.quiet {

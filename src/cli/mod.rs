@@ -8,6 +8,7 @@ pub mod container;
 pub mod format;
 mod human;
 mod image;
+mod lifecycle;
 mod listing;
 pub mod login;
 mod output;
@@ -187,6 +188,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Create(args) => container::create(&global, &args),
         Command::Start(args) => container::start(&global, &args),
         Command::Rm(args) => container::rm(&global, &args),
+        Command::Stop(args) => lifecycle::stop(&global, &args),
+        Command::Kill(args) => lifecycle::kill(&global, &args),
+        Command::Wait(args) => lifecycle::wait(&global, &args),
+        Command::Logs(args) => lifecycle::logs(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }

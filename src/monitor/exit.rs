@@ -41,3 +41,28 @@ pub fn read(store: &Store, id: &str) -> Option<ExitStatus> {
 pub fn remove(store: &Store, id: &str) {
     let _ = std::fs::remove_file(path(store, id));
 }
+
+/// Deletes exit files older than `age` whose container no longer exists (left for waiters by
+/// `--rm` containers), so the run root does not collect them. Best effort.
+pub fn prune_orphans(store: &Store, age: std::time::Duration) {
+    let dir = store.paths().run_root.join("exits");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|d| d > age);
+        let name = e.file_name().to_string_lossy().into_owned();
+        let gone = matches!(
+            store.containers().get(&name),
+            Err(StoreError::NotFound { .. })
+        );
+        if old && gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}

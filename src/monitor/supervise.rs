@@ -107,6 +107,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         },
     );
     drop(sync);
+    exit::prune_orphans(store, Duration::from_secs(300));
     let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
     for (fd, stream) in [
         (spawned.master, Stream::Stdout),

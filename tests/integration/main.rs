@@ -17,6 +17,7 @@ mod fake_registry;
 mod import;
 mod keeper;
 mod layer_apply;
+mod monitor;
 mod pull;
 mod push;
 mod registry_client;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(runtime::tests());
     tests.extend(run::tests());
     tests.extend(keeper::tests());
+    tests.extend(monitor::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
