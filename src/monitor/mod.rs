@@ -84,7 +84,8 @@ pub enum Report {
 /// the monitor too) and should be single-threaded.
 pub fn launch(job: Job<'_>) -> Result<Report, MonitorError> {
     let sys = |what| move |source| MonitorError::Sys { what, source };
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("creating the sync pipe"))?;
+    let (read, write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("creating the sync pipe"))?;
     let id = job.id.clone();
     // SAFETY: the child only detaches and then runs the monitor, which never returns.
     match unsafe { fork() }.map_err(sys("fork"))? {
@@ -156,7 +157,10 @@ mod tests {
     #[test]
     fn reports_are_one_json_line_each() {
         for r in [
-            Report::Started { pid: 42, monitor: 41 },
+            Report::Started {
+                pid: 42,
+                monitor: 41,
+            },
             Report::Failed {
                 message: "no-such: executable file not found in $PATH".into(),
                 exit_code: 127,
@@ -172,6 +176,9 @@ mod tests {
         }
         let (rd, wr) = nix::unistd::pipe().expect("pipe");
         drop(wr);
-        assert!(matches!(read_report(rd, "x"), Err(MonitorError::NoReport { .. })));
+        assert!(matches!(
+            read_report(rd, "x"),
+            Err(MonitorError::NoReport { .. })
+        ));
     }
 }

@@ -144,7 +144,9 @@ mod tests {
 
     #[test]
     fn an_exited_child_is_gone() {
-        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
         let r = process_ref(child.id() as i32);
         let _ = child.wait();
         if let Some(r) = r {

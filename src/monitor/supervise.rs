@@ -23,11 +23,7 @@ pub fn send_report(sync: &OwnedFd, report: &Report) {
     let _ = nix::unistd::write(sync, &line);
 }
 
-fn update(
-    store: &Store,
-    id: &str,
-    f: impl FnOnce(&mut ContainerRecord),
-) -> Result<(), StoreError> {
+fn update(store: &Store, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), StoreError> {
     store
         .containers()
         .write()?

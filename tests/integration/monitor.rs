@@ -68,7 +68,12 @@ fn run_detached(rig: &Rig) {
     // Warm up (the keeper and the seccomp cache are made by the first run).
     user.nook(&["run", "--rm", &image, "true"]).ok();
     let started = Instant::now();
-    detach(&user, &image, "web", "echo first; echo oops >&2; sleep 1.5; echo later; sleep 0.5");
+    detach(
+        &user,
+        &image,
+        "web",
+        "echo first; echo oops >&2; sleep 1.5; echo later; sleep 0.5",
+    );
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(2),
@@ -81,7 +86,11 @@ fn run_detached(rig: &Rig) {
     let logs = user.nook(&["logs", "web"]);
     assert_eq!((logs.ok().as_str(), logs.stderr()), ("first\n", "oops\n"));
     let follow = user.nook(&["logs", "-f", "web"]);
-    assert_eq!(follow.ok(), "first\nlater\n", "logs -f streams the later line");
+    assert_eq!(
+        follow.ok(),
+        "first\nlater\n",
+        "logs -f streams the later line"
+    );
     assert!(
         follow.elapsed() > Duration::from_millis(500),
         "logs -f followed the running container: {:?}",
@@ -157,7 +166,11 @@ fn wait_and_kill(rig: &Rig) {
     let image = busybox(rig, &user);
     detach(&user, &image, "seven", "sleep 0.5; exit 7");
     assert_eq!(user.nook(&["wait", "seven"]).ok(), "7\n");
-    assert_eq!(user.nook(&["wait", "seven"]).ok(), "7\n", "again, from the record");
+    assert_eq!(
+        user.nook(&["wait", "seven"]).ok(),
+        "7\n",
+        "again, from the record"
+    );
     detach(&user, &image, "victim", "sleep 100");
     assert_eq!(user.nook(&["kill", "victim"]).ok(), "victim\n");
     assert_eq!(user.nook(&["wait", "victim"]).ok(), "137\n");
@@ -198,14 +211,16 @@ fn killed_monitor(rig: &Rig) {
     // SAFETY: kill(2) of the monitor we just identified.
     assert_eq!(unsafe { libc::kill(monitor, libc::SIGKILL) }, 0);
     assert!(
-        eventually(Duration::from_secs(5), || states(&user) == "orphan exited 0\n"),
+        eventually(Duration::from_secs(5), || states(&user)
+            == "orphan exited 0\n"),
         "the next ps shows it exited: {}",
         states(&user)
     );
-    let status = user
-        .nook(&["ps", "-a", "--format", "{{.Status}}"])
-        .ok();
-    assert!(status.starts_with("Exited (-1)"), "exit code unknown: {status}");
+    let status = user.nook(&["ps", "-a", "--format", "{{.Status}}"]).ok();
+    assert!(
+        status.starts_with("Exited (-1)"),
+        "exit code unknown: {status}"
+    );
     let record = user
         .graph_root()
         .join("db/containers")
@@ -222,7 +237,11 @@ fn rm_detached(rig: &Rig) {
     let image = busybox(rig, &user);
     let out = user.nook(&["run", "-d", "--rm", &image, "sh", "-c", "sleep 0.5; exit 3"]);
     let id = out.ok().trim().to_string();
-    assert_eq!(user.nook(&["wait", &id]).ok(), "3\n", "wait still learns the code");
+    assert_eq!(
+        user.nook(&["wait", &id]).ok(),
+        "3\n",
+        "wait still learns the code"
+    );
     assert!(
         eventually(Duration::from_secs(5), || states(&user).is_empty()),
         "--rm removed the record: {}",

@@ -42,7 +42,10 @@ pub fn driver_kind(config: &CreateConfig, store: &Store) -> Result<DriverKind, C
 }
 
 /// The image's layer directories, top first.
-pub(crate) fn layer_dirs(store: &Store, rec: &ContainerRecord) -> Result<Vec<PathBuf>, ContainerError> {
+pub(crate) fn layer_dirs(
+    store: &Store,
+    rec: &ContainerRecord,
+) -> Result<Vec<PathBuf>, ContainerError> {
     let image = store.images().get(&rec.image_id)?;
     Ok(image
         .layers
