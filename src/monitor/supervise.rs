@@ -104,6 +104,9 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     );
     drop(sync);
     exit::prune_orphans(store, Duration::from_secs(300));
+    // Give back the heap the CLI left behind (the monitor lives long and needs little).
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe { libc::malloc_trim(0) };
     let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
     for (fd, stream) in [
         (spawned.master, Stream::Stdout),
