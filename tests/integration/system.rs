@@ -22,8 +22,18 @@ pub fn tests() -> Vec<Trial> {
             check_fuse,
         ),
         support::test("system::check_needs_no_keeper", check_without_keeper),
-        support::test("system::df_and_prune_count_and_remove_the_unused", df_prune),
-        support::test("system::reset_leaves_an_empty_store", reset),
+        support::test("system::df_and_prune_count_and_remove_the_unused", |rig| {
+            df_prune(rig, &rig.user().isolated())
+        }),
+        support::root_only("system::df_and_prune_as_root", |rig| {
+            df_prune(rig, &rig.root().isolated())
+        }),
+        support::test("system::reset_leaves_an_empty_store", |rig| {
+            reset(rig, &rig.user().isolated())
+        }),
+        support::root_only("system::reset_as_root", |rig| {
+            reset(rig, &rig.root().isolated())
+        }),
     ]
 }
 
@@ -175,25 +185,56 @@ fn import(user: &Runner, content: &str, name: Option<&str>) -> String {
     out.trim().trim_start_matches("sha256:").to_string()
 }
 
-/// Starts `nook run --name live ... sleep 60` in the background and waits until it runs.
-fn start_live(user: &Runner, image: &str) {
-    user.sh(&format!(
-        "nook run --name live -v used:/data {image} sleep 60 </dev/null >/dev/null 2>&1 &"
-    ))
-    .ok();
+/// Starts `nook run --name live ... sleep 60` in the background, waits until it runs, and
+/// returns the pid of that `nook run` (a foreground run: see [`stop_live`]).
+fn start_live(user: &Runner, image: &str) -> i32 {
+    let store = if user.is_root() {
+        format!(
+            "--root '{}' --runroot '{}' ",
+            user.storage().display(),
+            user.runroot().display()
+        )
+    } else {
+        String::new()
+    };
+    let pid = user
+        .sh(&format!(
+            "nook {store}run --name live -v used:/data {image} sleep 60 </dev/null >/dev/null 2>&1 & echo $!"
+        ))
+        .ok();
+    let pid: i32 = pid
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("pid {pid:?}: {e}"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ps = user.nook(&["ps", "--format", "{{.Names}}"]).ok();
         if ps.lines().any(|l| l == "live") {
-            return;
+            return pid;
         }
         assert!(Instant::now() < deadline, "live never ran: ps says {ps:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn df_prune(rig: &Rig) {
-    let user = rig.user().isolated();
+/// Ends the foreground `nook run` with pid `run`: SIGKILL to its container process (pid 1 of
+/// its namespace ignores SIGTERM), then waits for the run to record the exit.
+fn stop_live(run: i32) {
+    let children =
+        std::fs::read_to_string(format!("/proc/{run}/task/{run}/children")).unwrap_or_default();
+    for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{run}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn df_prune(rig: &Rig, user: &Runner) {
     let image = rig.busybox().reference();
     user.nook(&["pull", "-q", "--tls-verify=false", &image])
         .ok();
@@ -203,9 +244,9 @@ fn df_prune(rig: &Rig) {
         .trim()
         .trim_start_matches("sha256:")
         .to_string();
-    let tiny = import(&user, "tiny", Some("localhost/tiny:1"));
-    let dangling = import(&user, "dangling", None);
-    start_live(&user, &image);
+    let tiny = import(user, "tiny", Some("localhost/tiny:1"));
+    let dangling = import(user, "dangling", None);
+    let live = start_live(user, &image);
     let done = user
         .nook(&[
             "create",
@@ -224,7 +265,7 @@ fn df_prune(rig: &Rig) {
     user.nook(&["start", "-a", "done"]).ok();
     user.nook(&["volume", "create", "free"]).ok();
 
-    let rows = df(&user);
+    let rows = df(user);
     let kinds: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(kinds, ["Images", "Containers", "Local Volumes"]);
     let (_, total, active, size, reclaim) = rows[0];
@@ -264,7 +305,7 @@ fn df_prune(rig: &Rig) {
     let declined = user.nook_cmd(&["system", "prune"]).stdin("n\n").run();
     assert!(declined.stdout().contains("WARNING!"), "{declined}");
     assert_eq!(
-        lines(&user, &["ps", "-a", "-q", "--no-trunc"]).len(),
+        lines(user, &["ps", "-a", "-q", "--no-trunc"]).len(),
         2,
         "no means no"
     );
@@ -284,20 +325,20 @@ fn df_prune(rig: &Rig) {
     );
     assert!(out.contains("Total reclaimed space: "), "{out}");
     assert_eq!(
-        lines(&user, &["ps", "-a", "--format", "{{.Names}}"]),
+        lines(user, &["ps", "-a", "--format", "{{.Names}}"]),
         ["live"]
     );
     let mut ids = vec![busybox_id.clone(), tiny.clone()];
     ids.sort();
     assert_eq!(
-        lines(&user, &["images", "-q", "--no-trunc"])
+        lines(user, &["images", "-q", "--no-trunc"])
             .iter()
             .map(|i| i.trim_start_matches("sha256:").to_string())
             .collect::<Vec<_>>(),
         ids
     );
     assert_eq!(
-        lines(&user, &["volume", "ls", "-q"]),
+        lines(user, &["volume", "ls", "-q"]),
         ["free", "olddata", "used"]
     );
 
@@ -309,23 +350,24 @@ fn df_prune(rig: &Rig) {
         "-a removes unused named images:\n{out}"
     );
     assert!(out.contains("Deleted Volumes\nfree\nolddata\n"), "{out}");
-    assert_eq!(lines(&user, &["volume", "ls", "-q"]), ["used"]);
+    assert_eq!(lines(user, &["volume", "ls", "-q"]), ["used"]);
     assert_eq!(
-        lines(&user, &["images", "-q", "--no-trunc"])
+        lines(user, &["images", "-q", "--no-trunc"])
             .iter()
             .map(|i| i.trim_start_matches("sha256:").to_string())
             .collect::<Vec<_>>(),
         [busybox_id]
     );
-    let rows = df(&user);
+    let rows = df(user);
     assert_eq!((rows[0].1, rows[0].2, rows[0].4), (1, 1, 0), "{rows:?}");
     assert_eq!((rows[1].1, rows[1].2), (1, 1), "{rows:?}");
     assert_eq!((rows[2].1, rows[2].2, rows[2].4), (1, 1, 0), "{rows:?}");
+    stop_live(live);
     user.nook(&["rm", "-f", "live"]).ok();
+    assert!(lines(user, &["ps", "-a", "-q"]).is_empty());
 }
 
-fn reset(rig: &Rig) {
-    let user = rig.user().isolated();
+fn reset(rig: &Rig, user: &Runner) {
     let image = rig.busybox().reference();
     user.nook(&["pull", "-q", "--tls-verify=false", &image])
         .ok();
@@ -346,7 +388,7 @@ fn reset(rig: &Rig) {
     let declined = user.nook_cmd(&["system", "reset"]).stdin("n\n").run();
     assert!(declined.stdout().contains("WARNING!"), "{declined}");
     assert_eq!(
-        lines(&user, &["volume", "ls", "-q"]),
+        lines(user, &["volume", "ls", "-q"]),
         ["v1", "v2"],
         "no means no"
     );
@@ -360,9 +402,9 @@ fn reset(rig: &Rig) {
             "reset stops the keeper"
         );
     }
-    assert!(lines(&user, &["images", "-q"]).is_empty());
-    assert!(lines(&user, &["ps", "-a", "-q"]).is_empty());
-    assert!(lines(&user, &["volume", "ls", "-q"]).is_empty());
-    let rows = df(&user);
+    assert!(lines(user, &["images", "-q"]).is_empty());
+    assert!(lines(user, &["ps", "-a", "-q"]).is_empty());
+    assert!(lines(user, &["volume", "ls", "-q"]).is_empty());
+    let rows = df(user);
     assert!(rows.iter().all(|r| r.1 == 0 && r.3 == 0), "{rows:?}");
 }
