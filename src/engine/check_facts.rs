@@ -1,4 +1,5 @@
-//! Reads the [`HostFacts`] `nook system check` judges from the live system: the user's passwd
+//! The [`HostFacts`] `nook system check` judges (plain data, so tests build them by hand), and
+//! [`gather`], which reads them from the live system: the user's passwd
 //! entry and subordinate ids, the id-mapping helpers, `/dev/fuse`, a kernel overlayfs probe on
 //! the storage filesystem, the cgroup layout, systemd's user session and lingering, the runtime
 //! directory, `/`'s mount propagation and the network helpers.
