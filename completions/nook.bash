@@ -3782,12 +3782,16 @@ _nook() {
             return 0
             ;;
         nook__subcmd__system__subcmd__check)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-h -V --format --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3816,12 +3820,16 @@ _nook() {
             return 0
             ;;
         nook__subcmd__system__subcmd__df)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-v -h -V --verbose --format --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -4034,7 +4042,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__system__subcmd__prune)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-a -f -h -V --all --volumes --force --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4068,7 +4076,7 @@ _nook() {
             return 0
             ;;
         nook__subcmd__system__subcmd__reset)
-            opts="-h -V --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
+            opts="-f -h -V --force --root --runroot --storage-driver --log-level --cgroup-manager --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

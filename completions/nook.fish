@@ -1249,10 +1249,10 @@ complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_su
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "info" -d 'Display nook related system information'
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "df" -d 'Show nook disk usage'
-complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "prune" -d 'Remove unused data'
+complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "prune" -d 'Remove unused data (stopped containers, dangling images, with --volumes unused volumes)'
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "reset" -d 'Reset nook storage back to its initial state'
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "migrate" -d 'Stop the user namespace keeper so changed subuid/subgid files take effect'
-complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "check" -d 'Check the storage for consistency'
+complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "check" -d 'Diagnose the rootless setup and print each problem with its fix'
 complete -c nook -n "__fish_nook_using_subcommand system; and not __fish_seen_subcommand_from info df prune reset migrate check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1272,6 +1272,7 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from info" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -1287,6 +1288,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -s v -l verbose -d 'Show detailed information on space usage'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from df" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1304,6 +1306,9 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove all unused images, not only dangling ones'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -l volumes -d 'Prune volumes no container uses too'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -s f -l force -d 'Do not prompt for confirmation'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1321,6 +1326,7 @@ panic\t''"
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -l cgroup-manager -d 'Cgroup manager to use' -r -f -a "systemd\t''
 cgroupfs\t''
 disabled\t''"
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -s f -l force -d 'Do not prompt for confirmation'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1340,6 +1346,7 @@ cgroupfs\t''
 disabled\t''"
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -s h -l help -d 'Print help'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from migrate" -s V -l version -d 'Print version'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l runroot -d 'Path to the run root (runtime state; tmpfs)' -r -F
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -l storage-driver -d 'Storage driver for container root filesystems' -r -f -a "overlay\t''
@@ -1359,10 +1366,10 @@ complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcom
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "info" -d 'Display nook related system information'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "df" -d 'Show nook disk usage'
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused data'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unused data (stopped containers, dangling images, with --volumes unused volumes)'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Reset nook storage back to its initial state'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "migrate" -d 'Stop the user namespace keeper so changed subuid/subgid files take effect'
-complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the storage for consistency'
+complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "check" -d 'Diagnose the rootless setup and print each problem with its fix'
 complete -c nook -n "__fish_nook_using_subcommand system; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nook -n "__fish_nook_using_subcommand info" -l format -d 'Pretty-print with a Go template (`{{.Field}}`, `table ...`) or `json`' -r
 complete -c nook -n "__fish_nook_using_subcommand info" -l root -d 'Path to the graph root (images, layers, containers, volumes)' -r -F
@@ -1514,7 +1521,7 @@ complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcomma
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from volume" -f -a "prune" -d 'Remove all unused volumes'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "info" -d 'Display nook related system information'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "df" -d 'Show nook disk usage'
-complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "prune" -d 'Remove unused data'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "prune" -d 'Remove unused data (stopped containers, dangling images, with --volumes unused volumes)'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "reset" -d 'Reset nook storage back to its initial state'
 complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "migrate" -d 'Stop the user namespace keeper so changed subuid/subgid files take effect'
-complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "check" -d 'Check the storage for consistency'
+complete -c nook -n "__fish_nook_using_subcommand help; and __fish_seen_subcommand_from system" -f -a "check" -d 'Diagnose the rootless setup and print each problem with its fix'

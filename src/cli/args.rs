@@ -440,15 +440,15 @@ pub enum SystemCommand {
     /// Display nook related system information
     Info(FormatArg),
     /// Show nook disk usage
-    Df(Pending),
-    /// Remove unused data
-    Prune(Pending),
+    Df(super::system::DfArgs),
+    /// Remove unused data (stopped containers, dangling images, with --volumes unused volumes)
+    Prune(super::system::SystemPruneArgs),
     /// Reset nook storage back to its initial state
-    Reset(Pending),
+    Reset(super::system::ResetArgs),
     /// Stop the user namespace keeper so changed subuid/subgid files take effect
     Migrate(super::unshare::MigrateArgs),
-    /// Check the storage for consistency
-    Check(Pending),
+    /// Diagnose the rootless setup and print each problem with its fix
+    Check(super::system::CheckArgs),
 }
 
 #[derive(Debug, Args)]

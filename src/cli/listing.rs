@@ -88,7 +88,7 @@ fn status(c: &ContainerRecord) -> String {
     }
 }
 
-fn truncate_command(cmd: &str, no_trunc: bool) -> String {
+pub(super) fn truncate_command(cmd: &str, no_trunc: bool) -> String {
     const WIDTH: usize = 20;
     if no_trunc || cmd.chars().count() <= WIDTH {
         cmd.to_string()
@@ -97,7 +97,7 @@ fn truncate_command(cmd: &str, no_trunc: bool) -> String {
     }
 }
 
-fn short_id(id: &str, no_trunc: bool) -> String {
+pub(super) fn short_id(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_string()
     } else {
@@ -251,7 +251,7 @@ fn image_rows(img: &ImageRecord, no_trunc: bool) -> Vec<Value> {
 }
 
 /// `registry:5000/repo:tag` → (`registry:5000/repo`, `tag`); no tag → `<none>`.
-fn split_name(name: &str) -> (String, String) {
+pub(super) fn split_name(name: &str) -> (String, String) {
     let name = name.split('@').next().unwrap_or(name);
     match name.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),

@@ -47,7 +47,8 @@ pub fn main() -> i32 {
 }
 
 /// Every command runs in the user's long-lived user namespace when rootless, except those that
-/// only report (`version`, `completion`, `info`) and `system migrate`, which stops it.
+/// only report (`version`, `completion`, `info`), `system check` (it diagnoses why joining might
+/// fail) and `system migrate`, which stops it.
 fn joins_user_namespace(command: Option<&Command>) -> bool {
     !matches!(
         command,
@@ -55,7 +56,9 @@ fn joins_user_namespace(command: Option<&Command>) -> bool {
             Command::Version(_)
                 | Command::Completion(_)
                 | Command::Info(_)
-                | Command::System(SystemCommand::Info(_) | SystemCommand::Migrate(_))
+                | Command::System(
+                    SystemCommand::Info(_) | SystemCommand::Check(_) | SystemCommand::Migrate(_)
+                )
         )
     )
 }
@@ -224,6 +227,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Completion(args) => system::completion(&args),
         Command::Unshare(args) => unshare::unshare(&global, &args),
         Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
+        Command::System(SystemCommand::Check(args)) => system::system_check(&global, &args),
+        Command::System(SystemCommand::Df(args)) => system::df(&global, &args),
+        Command::System(SystemCommand::Prune(args)) => system::prune(&global, &args),
+        Command::System(SystemCommand::Reset(args)) => system::reset(&global, &args),
         other => Err(not_implemented(&command_name(&other))),
     }
 }
@@ -259,8 +266,8 @@ mod tests {
             command_name(&cli.command.expect("command")),
             "image history"
         );
-        let cli = Cli::try_parse_from(["nook", "system", "check"]).expect("parses");
-        assert_eq!(command_name(&cli.command.expect("command")), "system check");
+        let cli = Cli::try_parse_from(["nook", "generate", "systemd", "x"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "generate");
     }
 
     #[test]
@@ -274,6 +281,7 @@ mod tests {
             &["nook", "info"],
             &["nook", "system", "info"],
             &["nook", "system", "migrate"],
+            &["nook", "system", "check"],
             &["nook", "completion", "bash"],
             &["nook"],
         ] {
@@ -284,6 +292,8 @@ mod tests {
             &["nook", "pull", "x"],
             &["nook", "unshare", "id", "-u"],
             &["nook", "volume", "ls"],
+            &["nook", "system", "df"],
+            &["nook", "system", "reset", "-f"],
         ] {
             assert!(joins(argv), "{argv:?}");
         }

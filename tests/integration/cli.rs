@@ -67,10 +67,6 @@ const PENDING: &[&[&str]] = &[
     &["commit", "x"],
     &["build", "."],
     &["generate", "systemd", "x"],
-    &["system", "df"],
-    &["system", "prune"],
-    &["system", "reset"],
-    &["system", "check"],
 ];
 
 pub fn tests() -> Vec<Trial> {

@@ -28,6 +28,7 @@ mod run;
 mod runtime;
 mod security;
 mod store;
+mod system;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(run::tests());
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
+    tests.extend(system::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
