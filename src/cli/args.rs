@@ -108,9 +108,9 @@ pub enum Command {
     /// Start one or more containers
     Start(super::container::StartArgs),
     /// Stop one or more containers
-    Stop(Pending),
+    Stop(super::lifecycle::StopArgs),
     /// Kill one or more running containers with a signal
-    Kill(Pending),
+    Kill(super::lifecycle::KillArgs),
     /// Restart one or more containers
     Restart(Pending),
     /// Remove one or more containers
@@ -120,13 +120,13 @@ pub enum Command {
                             nook ps -a --format '{{.Names}} {{.Status}}'")]
     Ps(PsArgs),
     /// Fetch the logs of a container
-    Logs(Pending),
+    Logs(super::lifecycle::LogsArgs),
     /// Run a process in a running container
     Exec(Pending),
     /// Attach to a running container
     Attach(Pending),
     /// Block on one or more containers
-    Wait(Pending),
+    Wait(super::lifecycle::WaitArgs),
     /// Display the configuration of an object
     Inspect(Pending),
     /// Display the running processes of a container
@@ -460,15 +460,15 @@ pub enum SystemCommand {
     /// Display nook related system information
     Info(FormatArg),
     /// Show nook disk usage
-    Df(Pending),
-    /// Remove unused data
-    Prune(Pending),
+    Df(super::system::DfArgs),
+    /// Remove unused data (stopped containers, dangling images, with --volumes unused volumes)
+    Prune(super::system::SystemPruneArgs),
     /// Reset nook storage back to its initial state
-    Reset(Pending),
+    Reset(super::system::ResetArgs),
     /// Stop the user namespace keeper so changed subuid/subgid files take effect
     Migrate(super::unshare::MigrateArgs),
-    /// Check the storage for consistency
-    Check(Pending),
+    /// Diagnose the rootless setup and print each problem with its fix
+    Check(super::system::CheckArgs),
 }
 
 #[derive(Debug, Args)]

@@ -297,16 +297,32 @@ fn finish(outcome: engine::start::StartOutcome) -> i32 {
     }
 }
 
-pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
-    if args.detach {
-        anyhow::bail!("run --detach needs the per-container monitor, which is not implemented yet: run in the foreground (without -d)");
+/// Prints a detached start's failure and returns its exit code; `None` when it runs.
+fn detached_failure(outcome: &engine::lifecycle::Detached) -> Option<i32> {
+    match outcome {
+        engine::lifecycle::Detached::Failed { message, exit_code } => {
+            eprintln!("Error: {message}");
+            Some(*exit_code)
+        }
+        _ => None,
     }
+}
+
+pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
     let progress = super::image::progress_for(args.quiet);
     let rec = engine::create(&store, &create_request(&args.create)?, progress.as_ref())?;
     if let Some(path) = &args.create.cidfile {
         std::fs::write(path, &rec.id)
             .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+    }
+    if args.detach {
+        let outcome = engine::lifecycle::start_detached(&store, &rec.id, args.rm)?;
+        if let Some(code) = detached_failure(&outcome) {
+            return Ok(code);
+        }
+        println!("{}", rec.id);
+        return Ok(0);
     }
     let outcome = engine::start::start_attached(&store, &rec.id, args.rm);
     if args.rm {
@@ -318,13 +334,21 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
     if !args.attach {
-        anyhow::bail!("starting a container in the background needs the per-container monitor, which is not implemented yet: use nook start --attach");
+        let mut code = 0;
+        for key in &args.containers {
+            let outcome = engine::lifecycle::start_detached(&store, key, false)?;
+            match detached_failure(&outcome) {
+                Some(c) => code = c,
+                None => println!("{key}"),
+            }
+        }
+        return Ok(code);
     }
     if args.containers.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
-    let store = Store::open(&super::store_options(global))?;
     Ok(finish(engine::start::start_attached(
         &store,
         &args.containers[0],

@@ -17,7 +17,13 @@ const IMAGES_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID")];
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let mut containers = store.containers().list()?;
+    // A record saying running whose monitor is gone is reconciled before it is shown.
+    let mut containers = store
+        .containers()
+        .list()?
+        .into_iter()
+        .map(|c| crate::engine::container::lifecycle::reconcile(&store, c))
+        .collect::<Result<Vec<_>, _>>()?;
     containers.retain(|c| args.all || c.state == ContainerState::Running);
     containers.sort_by(|a, b| b.created.cmp(&a.created));
     if args.quiet {
@@ -82,7 +88,7 @@ fn status(c: &ContainerRecord) -> String {
     }
 }
 
-fn truncate_command(cmd: &str, no_trunc: bool) -> String {
+pub(super) fn truncate_command(cmd: &str, no_trunc: bool) -> String {
     const WIDTH: usize = 20;
     if no_trunc || cmd.chars().count() <= WIDTH {
         cmd.to_string()
@@ -91,7 +97,7 @@ fn truncate_command(cmd: &str, no_trunc: bool) -> String {
     }
 }
 
-fn short_id(id: &str, no_trunc: bool) -> String {
+pub(super) fn short_id(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_string()
     } else {
@@ -245,7 +251,7 @@ fn image_rows(img: &ImageRecord, no_trunc: bool) -> Vec<Value> {
 }
 
 /// `registry:5000/repo:tag` → (`registry:5000/repo`, `tag`); no tag → `<none>`.
-fn split_name(name: &str) -> (String, String) {
+pub(super) fn split_name(name: &str) -> (String, String) {
     let name = name.split('@').next().unwrap_or(name);
     match name.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),

@@ -9,6 +9,7 @@ pub mod container;
 pub mod format;
 mod human;
 mod image;
+mod lifecycle;
 mod listing;
 pub mod login;
 pub mod manpages;
@@ -53,7 +54,8 @@ pub fn main() -> i32 {
 }
 
 /// Every command runs in the user's long-lived user namespace when rootless, except those that
-/// only report (`version`, `completion`, `info`) and `system migrate`, which stops it.
+/// only report (`version`, `completion`, `info`), `system check` (it diagnoses why joining might
+/// fail) and `system migrate`, which stops it.
 fn joins_user_namespace(command: Option<&Command>) -> bool {
     !matches!(
         command,
@@ -62,7 +64,9 @@ fn joins_user_namespace(command: Option<&Command>) -> bool {
                 | Command::Completion(_)
                 | Command::GenerateManPages(_)
                 | Command::Info(_)
-                | Command::System(SystemCommand::Info(_) | SystemCommand::Migrate(_))
+                | Command::System(
+                    SystemCommand::Info(_) | SystemCommand::Check(_) | SystemCommand::Migrate(_)
+                )
         )
     )
 }
@@ -195,6 +199,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Create(args) => container::create(&global, &args),
         Command::Start(args) => container::start(&global, &args),
         Command::Rm(args) => container::rm(&global, &args),
+        Command::Stop(args) => lifecycle::stop(&global, &args),
+        Command::Kill(args) => lifecycle::kill(&global, &args),
+        Command::Wait(args) => lifecycle::wait(&global, &args),
+        Command::Logs(args) => lifecycle::logs(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }
@@ -228,6 +236,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::GenerateManPages(args) => manpages::generate(&args),
         Command::Unshare(args) => unshare::unshare(&global, &args),
         Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
+        Command::System(SystemCommand::Check(args)) => system::system_check(&global, &args),
+        Command::System(SystemCommand::Df(args)) => system::df(&global, &args),
+        Command::System(SystemCommand::Prune(args)) => system::prune(&global, &args),
+        Command::System(SystemCommand::Reset(args)) => system::reset(&global, &args),
         other => Err(not_implemented(&command_name(&other))),
     }
 }
@@ -263,8 +275,8 @@ mod tests {
             command_name(&cli.command.expect("command")),
             "image history"
         );
-        let cli = Cli::try_parse_from(["nook", "system", "check"]).expect("parses");
-        assert_eq!(command_name(&cli.command.expect("command")), "system check");
+        let cli = Cli::try_parse_from(["nook", "generate", "systemd", "x"]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "generate");
     }
 
     #[test]
@@ -278,6 +290,7 @@ mod tests {
             &["nook", "info"],
             &["nook", "system", "info"],
             &["nook", "system", "migrate"],
+            &["nook", "system", "check"],
             &["nook", "completion", "bash"],
             &["nook"],
         ] {
@@ -288,6 +301,8 @@ mod tests {
             &["nook", "pull", "x"],
             &["nook", "unshare", "id", "-u"],
             &["nook", "volume", "ls"],
+            &["nook", "system", "df"],
+            &["nook", "system", "reset", "-f"],
         ] {
             assert!(joins(argv), "{argv:?}");
         }

@@ -28,7 +28,11 @@ pub struct FuseStatus {
 
 /// Checks `/dev/fuse`.
 pub fn fuse_status() -> FuseStatus {
-    let dev = Path::new("/dev/fuse");
+    fuse_status_at(Path::new("/dev/fuse"))
+}
+
+/// Checks the FUSE device at `dev` (`/dev/fuse` but in tests).
+pub fn fuse_status_at(dev: &Path) -> FuseStatus {
     FuseStatus {
         device: dev.display().to_string(),
         exists: dev.exists(),

@@ -4,7 +4,7 @@
 //! to the parent over the sync channel as a message, then the child exits.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -35,6 +35,8 @@ pub struct ChildConfig<'a> {
     pub init: bool,
     /// The compiled seccomp filter (compiled by the parent), `None` when unconfined.
     pub seccomp: Option<&'a security::SeccompProgram>,
+    /// Write ends of the stdout and stderr pipes (the monitor's mode), `None` to inherit.
+    pub output: Option<(RawFd, RawFd)>,
 }
 
 /// The command, its environment and the paths to try, as C strings.
@@ -165,6 +167,13 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
             .map_err(setup_err("becoming root in the user namespace (setuid 0)"))?;
     }
     nix::unistd::setsid().map_err(setup_err("setsid"))?;
+    if let Some((out, err)) = cfg.output {
+        for (fd, target) in [(out, 1), (err, 2)] {
+            // SAFETY: dup2 of a pipe end the parent keeps open onto a standard descriptor.
+            Errno::result(unsafe { libc::dup2(fd, target) })
+                .map_err(setup_err("connecting the output pipes"))?;
+        }
+    }
     mounts::execute(&mut RealSys, cfg.steps).map_err(Failure::Setup)?;
     if cfg.terminal {
         terminal(cfg, chan)?;

@@ -9,7 +9,9 @@
 //! - [`mounts`]: executes plan steps through a `Sys`.
 //! - [`namespaces`]: clone flags, user-namespace id maps, bringing `lo` up.
 //! - [`child`]: the container side after clone: setup, user switch, security, exec.
-//! - [`process`]: [`run_foreground`]: clone, sync, signal forwarding, wait, exit status.
+//! - [`spawn`]: [`spawn()`]: clone, id maps, sync; returns the running [`Spawned`] process
+//!   (stdout/stderr on pipes, or the pty master, when the monitor asks).
+//! - [`process`]: [`wait()`] and [`run_foreground`] (spawn + wait): signal forwarding, exit status.
 //! - [`tty`]: the pty copy loop, raw mode, window-size propagation.
 //! - [`security`]: capabilities, no_new_privs, seccomp (applied right before exec).
 
@@ -22,11 +24,13 @@ pub mod options;
 pub mod plan;
 pub mod process;
 pub mod security;
+pub mod spawn;
 pub mod spec;
 pub mod sys;
 pub mod tty;
 
-pub use process::{run_foreground, LaunchOptions};
+pub use process::{run_foreground, wait};
+pub use spawn::{spawn, LaunchOptions, Spawned};
 pub use spec::{build_spec, write_bundle, MountSpec, NetworkMode, SeccompChoice, SpecOptions};
 
 use std::path::PathBuf;

@@ -1,7 +1,5 @@
-//! Running a container in the foreground: computes the plan, clones the child into its
-//! namespaces (it is pid 1 of the new pid namespace), writes nested id maps, reads the sync
-//! channel (pty master, or the exact setup/exec failure), then waits with `waitpid` while
-//! forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container and
+//! Running a container in the foreground: [`spawn`](super::spawn::spawn) it (clone, id maps,
+//! sync channel), then wait with `waitpid` while forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container and
 //! copying the terminal, and returns the exit status (128+signal for a signal death).
 //!
 //! The caller must be single-threaded (the child is a raw clone of it): the CLI, before any
@@ -13,31 +11,14 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
-use super::channel::{self, Failure, Message};
-use super::child::{self, ChildConfig, ExecPlan};
-use super::plan::{self, PlanEnv};
-use super::{namespaces, tty, RuntimeError};
-
-/// How the engine attaches to the container.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LaunchOptions {
-    /// Allocate a pty for the container (`-t`).
-    pub tty: bool,
-    /// Keep stdin attached (`-i`); without it the container's stdin is `/dev/null`.
-    pub interactive: bool,
-    /// Detach key sequence (not used by foreground runs yet).
-    pub detach_keys: Option<String>,
-    /// Where compiled seccomp programs are cached (the run root); `None` compiles every time.
-    pub seccomp_cache: Option<std::path::PathBuf>,
-    /// Run a built-in init as pid 1 that forwards signals and reaps (`--init`).
-    pub init: bool,
-}
+pub use super::spawn::LaunchOptions;
+use super::spawn::{spawn, Spawned};
+use super::{tty, RuntimeError};
 
 /// Signals forwarded to the container's pid 1.
 pub const FORWARDED: &[Signal] = &[
@@ -174,124 +155,28 @@ fn wait_plain(signals: &Signals, child: Pid) -> Result<i32, RuntimeError> {
     }
 }
 
-/// Kills and reaps a child that must not go on.
-fn abandon(child: Pid) {
-    let _ = kill(child, Signal::SIGKILL);
-    let _ = waitpid(child, None);
+/// Waits in the foreground for a spawned container: forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+/// SIGUSR1 and SIGUSR2 to it, copies the terminal when it has one, and returns its exit code
+/// (128+signal for a signal death).
+pub fn wait(spawned: Spawned, opts: &LaunchOptions) -> Result<i32, RuntimeError> {
+    let signals = Signals::install()?;
+    wait_with(spawned, &signals, opts)
 }
 
-/// Runs the container described by `spec` in the foreground and returns its exit code.
-/// A relative `root.path` is taken relative to `bundle`. Exec failures are
-/// [`RuntimeError::NotFound`] (127) and [`RuntimeError::PermissionDenied`] (126).
-pub fn run_foreground(
-    spec: &Spec,
-    bundle: &Path,
+fn wait_with(
+    spawned: Spawned,
+    signals: &Signals,
     opts: &LaunchOptions,
 ) -> Result<i32, RuntimeError> {
-    let mut spec = spec.clone();
-    if let Some(root) = spec.root_mut() {
-        if root.path().is_relative() {
-            let abs = bundle.join(root.path());
-            root.set_path(abs);
-        }
-    }
-    let process = spec
-        .process()
-        .clone()
-        .ok_or_else(|| RuntimeError::InvalidSpec("the spec has no process section".into()))?;
-    let terminal = opts.tty || process.terminal() == Some(true);
-    let env = PlanEnv {
-        gid5_mapped: namespaces::gid_mapped(&spec, 5),
-    };
-    let steps = plan::plan(&spec, &env)?;
-    let flags = namespaces::clone_flags(&spec)?;
-    let exec = ExecPlan::new(&process).map_err(RuntimeError::InvalidSpec)?;
-    // Compile the filter before cloning (and from the cache when there is one): the child only
-    // installs it.
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        None => None,
-        Some(s) => Some(
-            match &opts.seccomp_cache {
-                Some(dir) => super::security::compile_seccomp_cached(s, dir),
-                None => super::security::compile_seccomp(s),
-            }
-            .map_err(|e| RuntimeError::Security(e.to_string()))?,
-        ),
-    };
-    let cfg = ChildConfig {
-        init: opts.init,
-        seccomp: seccomp.as_ref(),
-        spec: &spec,
-        process: &process,
-        steps: &steps,
-        terminal,
-        interactive: opts.interactive,
-        new_userns: flags.contains(CloneFlags::CLONE_NEWUSER),
-        exec,
-    };
-    let (parent_end, child_end) =
-        channel::pair().map_err(|e| RuntimeError::sys("creating the sync channel", e))?;
-    let signals = Signals::install()?;
-    // SAFETY: the caller is single-threaded (documented); the child only runs `child::run`,
-    // which ends in exec or _exit.
-    let child = match unsafe { namespaces::clone_process(flags) } {
-        Ok(None) => {
-            drop(parent_end);
-            child::run(&cfg, &child_end)
-        }
-        Ok(Some(pid)) => pid,
-        Err(e) => {
-            return Err(RuntimeError::sys(
-                format!("creating the container process (clone {flags:?})"),
-                e,
-            ))
-        }
-    };
-    drop(child_end);
-    if cfg.new_userns {
-        if let Err(e) = namespaces::write_id_maps(&spec, child) {
-            abandon(child);
-            return Err(e);
-        }
-    }
-    if let Err(e) = parent_end.send(&Message::Go) {
-        abandon(child);
-        return Err(RuntimeError::sys("starting the container process", e));
-    }
-    let mut master = None;
-    loop {
-        match parent_end.recv() {
-            Ok(None) => break,
-            Ok(Some(Message::Pty(fd))) => {
-                tty::copy_window_size(fd.as_fd());
-                master = Some(fd);
-            }
-            Ok(Some(Message::Failed(f))) => {
-                let _ = waitpid(child, None);
-                return Err(match f {
-                    Failure::NotFound(command) => RuntimeError::NotFound { command },
-                    Failure::PermissionDenied(command) => {
-                        RuntimeError::PermissionDenied { command }
-                    }
-                    Failure::Setup(m) => RuntimeError::Setup(m),
-                });
-            }
-            Ok(Some(Message::Go)) => {}
-            Err(e) => {
-                abandon(child);
-                return Err(RuntimeError::sys("reading the sync channel", e));
-            }
-        }
-    }
-    drop(parent_end);
-    match master {
+    let child = spawned.pid;
+    match spawned.master {
         Some(master) => {
             // SAFETY: stdin outlives this call.
             let stdin = unsafe { BorrowedFd::borrow_raw(0) };
             let _raw = tty::RawMode::enable(stdin);
             let mut failure = None;
             let code = tty::copy_loop(&master, opts.interactive, signals.read.as_fd(), || {
-                match handle_signals(&signals, child, Some(master.as_fd())) {
+                match handle_signals(signals, child, Some(master.as_fd())) {
                     Ok(code) => code,
                     Err(e) => {
                         failure = Some(e);
@@ -304,12 +189,20 @@ pub fn run_foreground(
                 None => Ok(code),
             }
         }
-        None if terminal => {
-            abandon(child);
-            Err(RuntimeError::Setup(
-                "the container asked for a terminal but sent no pty".into(),
-            ))
-        }
-        None => wait_plain(&signals, child),
+        None => wait_plain(signals, child),
     }
+}
+
+/// Runs the container described by `spec` in the foreground and returns its exit code:
+/// [`spawn`] + [`wait`], with the signal handlers installed before the clone so nothing sent
+/// during setup is lost. A relative `root.path` is taken relative to `bundle`. Exec failures
+/// are [`RuntimeError::NotFound`] (127) and [`RuntimeError::PermissionDenied`] (126).
+pub fn run_foreground(
+    spec: &Spec,
+    bundle: &Path,
+    opts: &LaunchOptions,
+) -> Result<i32, RuntimeError> {
+    let signals = Signals::install()?;
+    let spawned = spawn(spec, bundle, opts)?;
+    wait_with(spawned, &signals, opts)
 }

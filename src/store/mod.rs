@@ -59,7 +59,8 @@ pub use error::StoreError;
 pub use lock::{LockGuard, LockKind, LockMode};
 pub use paths::{StoreEnv, StorePaths};
 pub use records::{
-    ContainerRecord, ContainerState, ImageRecord, LayerRecord, Record, RecordKind, VolumeRecord,
+    ContainerRecord, ContainerState, ImageRecord, LayerRecord, ProcessRef, Record, RecordKind,
+    VolumeRecord,
 };
 pub use recover::RecoveryReport;
 pub use set::{Durability, RecordSet, Txn, WriteTxn};

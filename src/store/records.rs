@@ -102,6 +102,14 @@ impl fmt::Display for ContainerState {
     }
 }
 
+/// A process named beyond its pid: the pid and its start time in clock ticks after boot
+/// (field 22 of `/proc/<pid>/stat`), so a recycled pid is never mistaken for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    pub pid: i32,
+    pub start_ticks: u64,
+}
+
 /// A container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -121,6 +129,12 @@ pub struct ContainerRecord {
     pub state: ContainerState,
     /// Pid of the container's init process while running.
     pub pid: Option<i32>,
+    /// The process that owns the running container (its monitor, or the CLI of a foreground
+    /// run): when it is gone, so is the container, and the record is reconciled to exited.
+    pub monitor: Option<ProcessRef>,
+    /// Why the container counts as exited when nook decided it, not the container (e.g. its
+    /// monitor died, so the exit code is unknown).
+    pub exit_reason: Option<String>,
     /// Exit code once exited; `None` while it never exited or when unknown (see recovery).
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,

@@ -6,7 +6,6 @@
 //! the kernel reads the whiteouts as intended.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -174,35 +173,7 @@ fn as_user<T: Serialize + DeserializeOwned>(
     gid: u32,
     job: impl FnOnce() -> Result<T, String>,
 ) -> Result<T, String> {
-    let (mut rx, tx) = {
-        let (r, w) = nix::unistd::pipe().expect("pipe");
-        (fs::File::from(r), fs::File::from(w))
-    };
-    // SAFETY: the child only drops privileges, runs the library call and `_exit`s; it
-    // prints nothing (locks other test threads hold stay held in the child).
-    match unsafe { nix::unistd::fork() }.expect("fork") {
-        nix::unistd::ForkResult::Child => {
-            drop(rx);
-            // SAFETY: alarm only arms a timer: a hung child dies instead of hanging the suite.
-            unsafe { libc::alarm(120) };
-            let result = drop_to(uid, gid).and_then(|()| job());
-            let mut tx = tx;
-            let code = match serde_json::to_vec(&result).map(|json| tx.write_all(&json)) {
-                Ok(Ok(())) => 0,
-                _ => 1,
-            };
-            // SAFETY: leave the forked child without running the test harness's handlers.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(tx);
-            let mut json = Vec::new();
-            rx.read_to_end(&mut json).expect("read result");
-            let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
-            serde_json::from_slice::<Result<T, String>>(&json)
-                .unwrap_or_else(|e| panic!("child ({status:?}) sent no result: {e}"))
-        }
-    }
+    crate::support::fork::in_child(120, move || drop_to(uid, gid).and_then(|()| job()))
 }
 
 /// As `uid:gid`: applies both layers in the user's mapped namespace and lists their union.

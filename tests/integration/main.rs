@@ -18,6 +18,7 @@ mod fake_registry;
 mod import;
 mod keeper;
 mod layer_apply;
+mod monitor;
 mod packaging;
 mod pull;
 mod push;
@@ -29,6 +30,7 @@ mod run;
 mod runtime;
 mod security;
 mod store;
+mod system;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -50,6 +52,8 @@ fn main() -> std::process::ExitCode {
     tests.extend(runtime::tests());
     tests.extend(run::tests());
     tests.extend(keeper::tests());
+    tests.extend(monitor::tests());
+    tests.extend(system::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

@@ -6,7 +6,6 @@
 //! nothing it mounts can leak onto the host even when it fails.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -393,36 +392,7 @@ fn in_child(
     who: Who,
     job: impl FnOnce() -> Result<Vec<String>, String>,
 ) -> Result<Vec<String>, String> {
-    let (r, w) = nix::unistd::pipe().expect("pipe");
-    let (mut rx, tx) = (fs::File::from(r), fs::File::from(w));
-    // SAFETY: the child runs the job (catching panics) and `_exit`s; it never returns into
-    // the harness.
-    match unsafe { nix::unistd::fork() }.expect("fork") {
-        nix::unistd::ForkResult::Child => {
-            drop(rx);
-            // SAFETY: alarm only arms a timer: a hung child dies instead of hanging the suite.
-            unsafe { libc::alarm(120) };
-            let result = enter(who).and_then(|()| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
-                    .unwrap_or_else(|_| Err("the job panicked".into()))
-            });
-            let mut tx = tx;
-            let code = match serde_json::to_vec(&result).map(|json| tx.write_all(&json)) {
-                Ok(Ok(())) => 0,
-                _ => 1,
-            };
-            // SAFETY: leave the forked child without running the harness's handlers.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(tx);
-            let mut json = Vec::new();
-            rx.read_to_end(&mut json).expect("read result");
-            let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
-            serde_json::from_slice(&json)
-                .unwrap_or_else(|e| panic!("child ({status:?}) sent no result: {e}"))
-        }
-    }
+    crate::support::fork::in_child(120, move || enter(who).and_then(|()| job()))
 }
 
 fn enter(who: Who) -> Result<(), String> {

@@ -202,6 +202,7 @@ fn launch(tty: bool) -> LaunchOptions {
         detach_keys: None,
         seccomp_cache: None,
         init: false,
+        ..Default::default()
     }
 }
 

@@ -5,8 +5,6 @@
 //! As real root, and as the unprivileged `nooktest` user inside a fresh user namespace with a
 //! single-id map (the rootless case: caps and seccomp must apply there too).
 
-use std::io::{Read, Write};
-
 use nook::runtime::security::{
     apply, apply_compiled, capabilities_for, capability_mask, compile_seccomp,
     default_capabilities, default_seccomp, keep_capabilities_across_setuid, load_seccomp_profile,
@@ -117,32 +115,7 @@ fn report() -> Result<Report, String> {
 
 /// Forks, runs `job` in the child and returns what it sent back.
 fn in_child(job: impl FnOnce() -> Result<Report, String>) -> Result<Report, String> {
-    let (r, w) = nix::unistd::pipe().expect("pipe");
-    let (mut rx, tx) = (std::fs::File::from(r), std::fs::File::from(w));
-    // SAFETY: the child only makes syscalls, serializes its report and `_exit`s.
-    match unsafe { nix::unistd::fork() }.expect("fork") {
-        nix::unistd::ForkResult::Child => {
-            drop(rx);
-            // SAFETY: alarm only arms a timer: a hung child dies instead of hanging the suite.
-            unsafe { libc::alarm(60) };
-            let result = job();
-            let mut tx = tx;
-            let code = match serde_json::to_vec(&result).map(|json| tx.write_all(&json)) {
-                Ok(Ok(())) => 0,
-                _ => 1,
-            };
-            // SAFETY: leave the forked child without running the test harness's handlers.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(tx);
-            let mut json = Vec::new();
-            rx.read_to_end(&mut json).expect("read report");
-            let status = nix::sys::wait::waitpid(child, None).expect("waitpid");
-            serde_json::from_slice::<Result<Report, String>>(&json)
-                .unwrap_or_else(|e| panic!("child ({status:?}) sent no report: {e}"))
-        }
-    }
+    crate::support::fork::in_child(60, job)
 }
 
 fn process(caps: Option<LinuxCapabilities>, nnp: bool) -> Process {

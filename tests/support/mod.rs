@@ -17,6 +17,7 @@
 //! Use `rig.user().isolated()` for a private store when a test changes state.
 #![allow(dead_code, unused_imports)] // a library for many test modules: not every module uses every helper
 
+pub mod fork;
 pub mod images;
 pub mod large;
 pub mod layer;

@@ -1,10 +1,13 @@
 //! Containers: `create` (resolve or pull the image, merge its config with the flags, write the
 //! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
-//! run it through the runtime), `remove`, and `run` = create + start + (with `--rm`) remove.
+//! run it through the runtime in the foreground, or hand it to a monitor: [`lifecycle`]),
+//! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
+//! `kill`, `wait`, `logs` and the reconciliation of stale records.
 
 pub mod config;
 pub mod etc_files;
 pub mod keep_id;
+pub mod lifecycle;
 pub mod start;
 
 use config::{ConfigError, CreateConfig, MountSpec};
@@ -228,7 +231,18 @@ pub fn load_config(rec: &ContainerRecord) -> Result<CreateConfig, ContainerError
 
 /// `nook rm`: removes a container (a running one only with `force`, which kills it first).
 pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, ContainerError> {
-    let rec = store.containers().get(key)?;
+    remove_with(store, key, force, false)
+}
+
+/// [`remove`]; `keep_exit_file` leaves the exit file for a waiting `nook wait` (the monitor's
+/// `--rm` cleanup).
+pub fn remove_with(
+    store: &Store,
+    key: &str,
+    force: bool,
+    keep_exit_file: bool,
+) -> Result<ContainerRecord, ContainerError> {
+    let rec = lifecycle::reconcile(store, store.containers().get(key)?)?;
     if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
         let alive = rec
             .pid
@@ -241,7 +255,14 @@ pub fn remove(store: &Store, key: &str, force: bool) -> Result<ContainerRecord, 
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
+            // Let the monitor record the exit and unmount before the record goes.
+            if let Some(owner) = rec.monitor {
+                crate::monitor::proc::wait_gone(&owner, Some(std::time::Duration::from_secs(10)));
+            }
         }
+    }
+    if !keep_exit_file {
+        crate::monitor::exit::remove(store, &rec.id);
     }
     if let Ok(config) = load_config(&rec) {
         if let Ok(kind) = start::driver_kind(&config, store) {

@@ -42,7 +42,10 @@ pub fn driver_kind(config: &CreateConfig, store: &Store) -> Result<DriverKind, C
 }
 
 /// The image's layer directories, top first.
-fn layer_dirs(store: &Store, rec: &ContainerRecord) -> Result<Vec<PathBuf>, ContainerError> {
+pub(crate) fn layer_dirs(
+    store: &Store,
+    rec: &ContainerRecord,
+) -> Result<Vec<PathBuf>, ContainerError> {
     let image = store.images().get(&rec.image_id)?;
     Ok(image
         .layers
@@ -203,15 +206,15 @@ fn set_state(
 }
 
 /// Starts container `key` attached, waits for it, and returns how it ended. The record says
-/// `running` meanwhile (a volatile write: recovery resets it) and `exited` with the code
-/// afterwards (durable, unless `removing` because `--rm` deletes the record next); the rootfs
-/// is unmounted.
+/// `running` meanwhile (a volatile write: recovery resets it), with this CLI as the process
+/// that owns the container, and `exited` with the code afterwards (durable, unless `removing`
+/// because `--rm` deletes the record next); the rootfs is unmounted.
 pub fn start_attached(
     store: &Store,
     key: &str,
     removing: bool,
 ) -> Result<StartOutcome, ContainerError> {
-    let rec = store.containers().get(key)?;
+    let rec = super::lifecycle::reconcile(store, store.containers().get(key)?)?;
     if rec.state == ContainerState::Running {
         return Err(ContainerError::Other(format!(
             "container {} is already running",
@@ -223,20 +226,28 @@ pub fn start_attached(
     let layers = layer_dirs(store, &rec)?;
     let merged = rootfs::mount(kind, store, &rec.id, &layers)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
-    let outcome = run_mounted(store, &rec, &config, merged, removing);
+    let outcome = prepare(store, &rec, &config, merged)
+        .and_then(|prepared| run_prepared(store, &rec, prepared, removing));
     let unmounted = rootfs::unmount(kind, store, &rec.id);
     let outcome = outcome?;
     unmounted.map_err(|e| ContainerError::Other(e.to_string()))?;
     Ok(outcome)
 }
 
-fn run_mounted(
+/// A container ready to run: its spec and bundle written, the root filesystem mounted.
+pub struct Prepared {
+    pub spec: oci_spec::runtime::Spec,
+    pub bundle: PathBuf,
+    pub launch: LaunchOptions,
+}
+
+/// Resolves the user inside the image, builds the OCI spec and writes the bundle.
+pub fn prepare(
     store: &Store,
     rec: &ContainerRecord,
     config: &CreateConfig,
     merged: PathBuf,
-    removing: bool,
-) -> Result<StartOutcome, ContainerError> {
+) -> Result<Prepared, ContainerError> {
     let mut passwd = read_in_root(&merged, "/etc/passwd").unwrap_or_default();
     let mut group = read_in_root(&merged, "/etc/group").unwrap_or_default();
     let mut user_spec = config.user.clone();
@@ -282,19 +293,35 @@ fn run_mounted(
     let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
-    set_state(store, &rec.id, Durability::Volatile, |r| {
-        r.state = ContainerState::Running;
-        r.started_at = Some(crate::store::time::now_rfc3339());
-        r.exit_code = None;
-    })?;
     let launch = LaunchOptions {
         tty: config.tty,
         interactive: config.interactive,
         detach_keys: None,
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
         init: config.init,
+        pipes: false,
     };
-    let outcome = runtime::run_foreground(&spec, &bundle, &launch);
+    Ok(Prepared {
+        spec,
+        bundle,
+        launch,
+    })
+}
+
+fn run_prepared(
+    store: &Store,
+    rec: &ContainerRecord,
+    prepared: Prepared,
+    removing: bool,
+) -> Result<StartOutcome, ContainerError> {
+    set_state(store, &rec.id, Durability::Volatile, |r| {
+        r.state = ContainerState::Running;
+        r.started_at = Some(crate::store::time::now_rfc3339());
+        r.exit_code = None;
+        r.exit_reason = None;
+        r.monitor = crate::monitor::proc::current();
+    })?;
+    let outcome = runtime::run_foreground(&prepared.spec, &prepared.bundle, &prepared.launch);
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),
@@ -308,6 +335,7 @@ fn run_mounted(
         r.state = ContainerState::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(crate::store::time::now_rfc3339());
+        r.monitor = None;
     })?;
     Ok(outcome)
 }

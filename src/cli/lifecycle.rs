@@ -1,0 +1,151 @@
+//! `nook stop`, `kill`, `wait`, `logs`: Podman's flags and outputs over the engine's
+//! [`lifecycle`](crate::engine::container::lifecycle) functions.
+
+use clap::Args;
+
+use super::args::GlobalOptions;
+use crate::engine::container::lifecycle::{self, LogsOptions, DEFAULT_STOP_TIMEOUT};
+use crate::engine::container::ContainerError;
+use crate::store::{Store, StoreError};
+
+/// `nook stop` flags.
+#[derive(Debug, Args, Clone)]
+pub struct StopArgs {
+    /// Stop all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore errors when a container does not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Seconds to wait for the stop signal to work before killing the container
+    #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_STOP_TIMEOUT)]
+    pub time: u64,
+    /// Containers to stop
+    pub containers: Vec<String>,
+}
+
+/// `nook kill` flags.
+#[derive(Debug, Args, Clone)]
+pub struct KillArgs {
+    /// Signal all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Signal to send to the container
+    #[arg(short, long, value_name = "SIGNAL", default_value = "KILL")]
+    pub signal: String,
+    /// Containers to signal
+    pub containers: Vec<String>,
+}
+
+/// `nook wait` flags.
+#[derive(Debug, Args, Clone)]
+pub struct WaitArgs {
+    /// Ignore errors when a container does not exist
+    #[arg(long)]
+    pub ignore: bool,
+    /// Containers to wait for
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `nook logs` flags.
+#[derive(Debug, Args, Clone)]
+pub struct LogsArgs {
+    /// Follow log output until the container stops
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Output the specified number of lines at the end of the logs
+    #[arg(long, value_name = "N")]
+    pub tail: Option<i64>,
+    /// Output the timestamps in the log
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// The container
+    pub container: String,
+}
+
+fn not_found(e: &ContainerError) -> bool {
+    matches!(e, ContainerError::Store(StoreError::NotFound { .. }))
+}
+
+/// The containers named, or every running one with `all`.
+fn targets(store: &Store, all: bool, named: &[String]) -> anyhow::Result<Vec<String>> {
+    if all {
+        let mut ids = Vec::new();
+        for c in store.containers().list()? {
+            let c = lifecycle::reconcile(store, c)?;
+            if c.state == crate::store::ContainerState::Running {
+                ids.push(c.id);
+            }
+        }
+        return Ok(ids);
+    }
+    if named.is_empty() {
+        anyhow::bail!("specify one or more containers, or --all");
+    }
+    Ok(named.to_vec())
+}
+
+/// Runs `op` on each target, printing what it returns; the last error is returned, earlier
+/// ones printed (as Podman does).
+fn each(
+    keys: &[String],
+    ignore: bool,
+    mut op: impl FnMut(&str) -> Result<String, ContainerError>,
+) -> anyhow::Result<i32> {
+    let mut failed = None;
+    for key in keys {
+        match op(key) {
+            Ok(line) => println!("{line}"),
+            Err(e) if ignore && not_found(&e) => {}
+            Err(e) => {
+                if let Some(previous) = failed.replace(e) {
+                    eprintln!("Error: {previous}");
+                }
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
+    }
+}
+
+pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let keys = targets(&store, args.all, &args.containers)?;
+    each(&keys, args.ignore, |key| {
+        lifecycle::stop(&store, key, args.time)?;
+        Ok(key.to_string())
+    })
+}
+
+pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let sig = lifecycle::parse_signal(&args.signal)?;
+    let keys = targets(&store, args.all, &args.containers)?;
+    each(&keys, false, |key| {
+        lifecycle::kill(&store, key, sig)?;
+        Ok(key.to_string())
+    })
+}
+
+pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    each(&args.containers, args.ignore, |key| {
+        Ok(lifecycle::wait(&store, key)?.to_string())
+    })
+}
+
+pub fn logs(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let opts = LogsOptions {
+        follow: args.follow,
+        // Podman: a negative --tail means all lines.
+        tail: args.tail.and_then(|n| usize::try_from(n).ok()),
+        timestamps: args.timestamps,
+    };
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    lifecycle::logs(&store, &args.container, &opts, &mut out, &mut err)?;
+    Ok(0)
+}

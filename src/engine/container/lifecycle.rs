@@ -1,0 +1,366 @@
+//! Detached containers and their life cycle: `start` through the monitor, `stop`, `kill`,
+//! `wait`, `logs`, and [`reconcile`], which makes a record tell the truth: one that says
+//! `running` whose owning process (monitor, or foreground CLI) is gone becomes `exited`, with
+//! the code from the exit file when the monitor wrote one, else with a recorded reason.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+
+use super::start::{self, driver_kind, layer_dirs};
+use super::{load_config, ContainerError};
+use crate::monitor::{self, exit, logs, proc, Job, Report};
+use crate::rootfs;
+use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
+
+/// How a detached start ended: the container runs with this pid, or the runtime could not run
+/// the command (its message and the exit code 125/126/127).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detached {
+    Started { pid: i32 },
+    AlreadyRunning,
+    Failed { message: String, exit_code: i32 },
+}
+
+/// Default seconds `stop` waits before SIGKILL (Podman's).
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
+
+fn is_live_state(s: ContainerState) -> bool {
+    matches!(s, ContainerState::Running | ContainerState::Paused)
+}
+
+/// The record as it really is (see the module doc); updates the store when it was stale and
+/// unmounts the dead container's root filesystem (best effort).
+pub fn reconcile(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord, ContainerError> {
+    let Some(owner) = rec.monitor else {
+        return Ok(rec);
+    };
+    if !is_live_state(rec.state) || proc::alive(&owner) {
+        return Ok(rec);
+    }
+    let exited = exit::read(store, &rec.id);
+    let mut fixed = None;
+    let w = store.containers().write()?;
+    match w.update_with(&rec.id, Durability::Durable, |r| {
+        // Re-checked under the lock: another command may have reconciled or restarted it.
+        if r.monitor == Some(owner) && is_live_state(r.state) {
+            r.state = ContainerState::Exited;
+            r.pid = None;
+            r.monitor = None;
+            match &exited {
+                Some(e) => {
+                    r.exit_code = Some(e.exit_code);
+                    r.finished_at = Some(e.finished_at.clone());
+                }
+                None => {
+                    r.exit_code = None;
+                    r.finished_at = Some(crate::store::time::now_rfc3339());
+                    r.exit_reason = Some(format!(
+                        "its monitor (pid {}) died: the exit code is unknown",
+                        owner.pid
+                    ));
+                }
+            }
+        }
+        fixed = Some(r.clone());
+        Ok::<(), StoreError>(())
+    }) {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => return Ok(rec),
+        Err(e) => return Err(e.into()),
+    }
+    drop(w);
+    let fixed = fixed.unwrap_or(rec);
+    if let Ok(config) = load_config(&fixed) {
+        if let Ok(kind) = driver_kind(&config, store) {
+            if let Err(e) = rootfs::unmount(kind, store, &fixed.id) {
+                tracing::warn!("unmounting the root filesystem of {}: {e}", fixed.name);
+            }
+        }
+    }
+    Ok(fixed)
+}
+
+/// The reconciled record of `key`.
+pub fn get(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError> {
+    reconcile(store, store.containers().get(key)?)
+}
+
+/// `nook start` (detached) and `run -d`: mounts the root filesystem, builds the spec and hands
+/// the container to a new monitor; returns once the monitor reported. With `removing`, the
+/// monitor removes the container after it exits.
+pub fn start_detached(
+    store: &Store,
+    key: &str,
+    removing: bool,
+) -> Result<Detached, ContainerError> {
+    let rec = get(store, key)?;
+    if is_live_state(rec.state) {
+        return Ok(Detached::AlreadyRunning);
+    }
+    let config = load_config(&rec)?;
+    let kind = driver_kind(&config, store)?;
+    let layers = layer_dirs(store, &rec)?;
+    let merged = rootfs::mount(kind, store, &rec.id, &layers)
+        .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let prepared = match start::prepare(store, &rec, &config, merged) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = rootfs::unmount(kind, store, &rec.id);
+            return Err(e);
+        }
+    };
+    let id = rec.id.clone();
+    let cleanup = Box::new(move |store: &Store| {
+        if let Err(e) = rootfs::unmount(kind, store, &id) {
+            tracing::warn!("unmounting the root filesystem of {id}: {e}");
+        }
+        if removing {
+            let _ = super::remove_with(store, &id, true, true);
+        }
+    });
+    let report = monitor::launch(Job {
+        store,
+        id: rec.id.clone(),
+        spec: prepared.spec,
+        bundle: prepared.bundle,
+        launch: prepared.launch,
+        cleanup,
+    });
+    match report {
+        Ok(Report::Started { pid, .. }) => Ok(Detached::Started { pid }),
+        Ok(Report::Failed { message, exit_code }) => Ok(Detached::Failed { message, exit_code }),
+        Err(e) => {
+            let _ = rootfs::unmount(kind, store, &rec.id);
+            Err(ContainerError::Other(e.to_string()))
+        }
+    }
+}
+
+/// A signal as users write it: `KILL`, `SIGKILL`, `kill` or `9`.
+pub fn parse_signal(text: &str) -> Result<Signal, ContainerError> {
+    let t = text.trim();
+    let parsed = match t.parse::<i32>() {
+        Ok(n) => Signal::try_from(n).ok(),
+        Err(_) => {
+            let upper = t.to_ascii_uppercase();
+            let name = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
+            name.parse::<Signal>().ok()
+        }
+    };
+    parsed.ok_or_else(|| {
+        ContainerError::Other(format!(
+            "invalid signal \"{text}\": use a name such as TERM or KILL, or a number"
+        ))
+    })
+}
+
+fn signal_container(rec: &ContainerRecord, sig: Signal) -> Result<(), ContainerError> {
+    let Some(pid) = rec.pid else {
+        return Err(ContainerError::Other(format!(
+            "container {} runs in the foreground of another nook command and has no recorded pid: signal that command instead",
+            rec.name
+        )));
+    };
+    match send_signal(Pid::from_raw(pid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(ContainerError::Other(format!(
+            "sending {sig} to container {} (pid {pid}): {e}",
+            rec.name
+        ))),
+    }
+}
+
+/// `nook kill`: sends `sig` to a running container's pid 1.
+pub fn kill(store: &Store, key: &str, sig: Signal) -> Result<ContainerRecord, ContainerError> {
+    let rec = get(store, key)?;
+    if rec.state != ContainerState::Running {
+        return Err(ContainerError::Other(format!(
+            "can only kill running containers. {} is in state {}: container state improper",
+            rec.id, rec.state
+        )));
+    }
+    signal_container(&rec, sig)?;
+    Ok(rec)
+}
+
+/// `nook stop`: the container's stop signal (default SIGTERM), then SIGKILL after `timeout`
+/// seconds; returns once its monitor recorded the exit. A container that is not running is
+/// left as it is.
+pub fn stop(store: &Store, key: &str, timeout: u64) -> Result<ContainerRecord, ContainerError> {
+    let rec = get(store, key)?;
+    if !is_live_state(rec.state) {
+        return Ok(rec);
+    }
+    let config = load_config(&rec)?;
+    let sig = match config.stop_signal.as_deref() {
+        Some(s) if !s.is_empty() => parse_signal(s)?,
+        _ => Signal::SIGTERM,
+    };
+    let Some(owner) = rec.monitor else {
+        return Err(ContainerError::Other(format!(
+            "container {} has no monitor recorded: it cannot be stopped safely",
+            rec.name
+        )));
+    };
+    signal_container(&rec, sig)?;
+    if !proc::wait_gone(&owner, Some(Duration::from_secs(timeout))) {
+        tracing::info!(
+            "container {} did not stop within {timeout} s after {sig}: sending SIGKILL",
+            rec.name
+        );
+        signal_container(&rec, Signal::SIGKILL)?;
+        if !proc::wait_gone(&owner, Some(Duration::from_secs(30))) {
+            return Err(ContainerError::Other(format!(
+                "container {} was killed but its monitor (pid {}) did not finish within 30 s",
+                rec.name, owner.pid
+            )));
+        }
+    }
+    match store.containers().get(&rec.id) {
+        Ok(r) => reconcile(store, r),
+        // `--rm`: the monitor removed it.
+        Err(StoreError::NotFound { .. }) => Ok(rec),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `nook wait`: blocks until the container exited and returns its exit code (-1 when unknown).
+pub fn wait(store: &Store, key: &str) -> Result<i32, ContainerError> {
+    let id = store.containers().get(key)?.id;
+    loop {
+        let rec = match store.containers().get(&id) {
+            Ok(r) => reconcile(store, r)?,
+            // Removed after it exited (`--rm`): the exit file still has the code.
+            Err(StoreError::NotFound { .. }) => {
+                return exit::read(store, &id).map(|e| e.exit_code).ok_or_else(|| {
+                    ContainerError::Other(format!(
+                        "container {id} was removed before its exit code was recorded"
+                    ))
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match (rec.state, rec.monitor) {
+            (ContainerState::Exited | ContainerState::Stopped, _) => {
+                return Ok(rec.exit_code.unwrap_or(-1))
+            }
+            (ContainerState::Running | ContainerState::Paused, Some(owner)) => {
+                proc::wait_gone(&owner, Some(Duration::from_secs(5)));
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// What `nook logs` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+}
+
+/// `nook logs`: writes the container's log to `out` (stdout lines) and `err` (stderr lines);
+/// with `follow`, keeps writing new lines until the container is no longer running.
+pub fn logs(
+    store: &Store,
+    key: &str,
+    opts: &LogsOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), ContainerError> {
+    let rec = get(store, key)?;
+    let path = logs::log_path(store, &rec.id);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StoreError::io("read the container log", &path, e).into()),
+    };
+    let (entries, used) = logs::parse_chunk(&data);
+    let mut offset = used as u64;
+    let mut lines = logs::lines(entries);
+    if let Some(n) = opts.tail {
+        lines = logs::tail(lines, n);
+    }
+    let io = |e: std::io::Error| ContainerError::Other(format!("writing the logs: {e}"));
+    for l in &lines {
+        emit(l, opts.timestamps, out, err).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    let owner = match (opts.follow, rec.state, rec.monitor) {
+        (true, ContainerState::Running, Some(owner)) => owner,
+        _ => return Ok(()),
+    };
+    let mut last = Instant::now();
+    loop {
+        let gone = !proc::alive(&owner);
+        let more = read_from(&path, offset);
+        if !more.is_empty() {
+            let (entries, used) = logs::parse_chunk(&more);
+            offset += used as u64;
+            // Entries are shown as they arrive (a partial line without its newline).
+            for e in entries {
+                let line = logs::Line {
+                    time: e.time,
+                    stream: e.stream,
+                    text: e.text,
+                    complete: !e.partial,
+                };
+                emit(&line, opts.timestamps, out, err).map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+            err.flush().map_err(io)?;
+            last = Instant::now();
+        }
+        if gone {
+            return Ok(());
+        }
+        let idle = last.elapsed() > Duration::from_secs(1);
+        std::thread::sleep(Duration::from_millis(if idle { 200 } else { 50 }));
+    }
+}
+
+fn emit(
+    line: &logs::Line,
+    timestamps: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    match line.stream {
+        logs::Stream::Stdout => logs::render(line, timestamps, out),
+        logs::Stream::Stderr => logs::render(line, timestamps, err),
+    }
+}
+
+fn read_from(path: &std::path::Path, offset: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.read_to_end(&mut buf);
+        }
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_the_ways_users_write_them() {
+        for t in ["KILL", "SIGKILL", "kill", "9"] {
+            assert_eq!(parse_signal(t).expect(t), Signal::SIGKILL);
+        }
+        assert_eq!(parse_signal("term").expect("term"), Signal::SIGTERM);
+        assert!(parse_signal("BOGUS").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

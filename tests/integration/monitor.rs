@@ -1,0 +1,272 @@
+//! Detached containers through the per-container monitor, as the unprivileged test user:
+//! `run -d` returns at once and the container keeps running without the CLI; `ps`, `logs`
+//! (`-f`), `stop` (SIGKILL after the timeout), `kill`, `wait`, a killed monitor reconciled by
+//! the next command, `--rm -d` cleaning up after itself, runtime errors reported by `run -d`.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{self, Rig, Runner, Trial};
+
+pub fn tests() -> Vec<Trial> {
+    vec![
+        support::test("monitor::run_detached_ps_and_logs", run_detached),
+        support::test("monitor::cli_killed_container_goes_on", cli_killed),
+        support::test("monitor::stop_kills_after_the_timeout", stop_timeout),
+        support::test("monitor::wait_and_kill_report_exit_codes", wait_and_kill),
+        support::test("monitor::killed_monitor_is_reconciled", killed_monitor),
+        support::test("monitor::rm_detached_leaves_nothing", rm_detached),
+        support::test("monitor::run_detached_reports_runtime_errors", errors),
+    ]
+}
+
+/// Pulls the busybox fixture into `user`'s store and returns its reference.
+fn busybox(rig: &Rig, user: &Runner) -> String {
+    let fx = rig.busybox();
+    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
+        .ok();
+    fx.reference()
+}
+
+/// `nook run -d --name NAME IMAGE sh -c SCRIPT`; returns the id.
+fn detach(user: &Runner, image: &str, name: &str, script: &str) -> String {
+    let out = user.nook(&["run", "-d", "--name", name, image, "sh", "-c", script]);
+    let id = out.ok().trim().to_string();
+    assert_eq!(id.len(), 64, "run -d prints the id: {out}");
+    assert!(
+        !out.stderr().contains("still held open"),
+        "the monitor must not keep the CLI's stdout/stderr open: {out}"
+    );
+    id
+}
+
+/// `NAME STATE EXITCODE` of every container.
+fn states(user: &Runner) -> String {
+    user.nook(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.State}} {{.ExitCode}}",
+    ])
+    .ok()
+}
+
+/// Polls `f` every 100 ms until it is true or `limit` passed.
+fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+fn run_detached(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    // Warm up (the keeper and the seccomp cache are made by the first run).
+    user.nook(&["run", "--rm", &image, "true"]).ok();
+    let started = Instant::now();
+    detach(
+        &user,
+        &image,
+        "web",
+        "echo first; echo oops >&2; sleep 1.5; echo later; sleep 0.5",
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "run -d must return at once, took {took:?}"
+    );
+    assert_eq!(
+        user.nook(&["ps", "--format", "{{.Names}} {{.State}}"]).ok(),
+        "web running\n"
+    );
+    let logs = user.nook(&["logs", "web"]);
+    assert_eq!((logs.ok().as_str(), logs.stderr()), ("first\n", "oops\n"));
+    let follow = user.nook(&["logs", "-f", "web"]);
+    assert_eq!(
+        follow.ok(),
+        "first\nlater\n",
+        "logs -f streams the later line"
+    );
+    assert!(
+        follow.elapsed() > Duration::from_millis(500),
+        "logs -f followed the running container: {:?}",
+        follow.elapsed()
+    );
+    let stamped = user.nook(&["logs", "-t", "--tail", "1", "web"]).ok();
+    assert!(
+        stamped.ends_with("Z later\n") && stamped.starts_with("20"),
+        "{stamped}"
+    );
+    let log = user
+        .graph_root()
+        .join("containers")
+        .join(user.nook(&["ps", "-aq", "--no-trunc"]).ok().trim())
+        .join("userdata/ctr.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(
+        text.lines().any(|l| l.ends_with(" stdout F first"))
+            && text.lines().any(|l| l.ends_with(" stderr F oops")),
+        "k8s-file format: {text}"
+    );
+    assert_eq!(states(&user), "web exited 0\n");
+}
+
+fn cli_killed(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    // The shell running the CLI is SIGKILLed with its whole process group right after.
+    let script = format!(
+        "nook run -d --name ticker {image} sh -c 'while true; do echo tick; sleep 0.2; done'; kill -9 0"
+    );
+    let out = user.sh(&script);
+    assert_eq!(out.code(), 137, "{out}");
+    let count = || user.nook(&["logs", "ticker"]).ok().lines().count();
+    let before = count();
+    assert!(
+        eventually(Duration::from_secs(5), || count() > before + 2),
+        "the log keeps growing after the CLI's group was killed"
+    );
+    assert_eq!(
+        user.nook(&["ps", "--format", "{{.Names}} {{.State}}"]).ok(),
+        "ticker running\n"
+    );
+    user.nook(&["rm", "-f", "ticker"]).ok();
+    assert_eq!(states(&user), "");
+}
+
+fn stop_timeout(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    detach(&user, &image, "stubborn", "trap '' TERM; sleep 100");
+    let stop = user.nook(&["stop", "-t", "2", "stubborn"]);
+    assert_eq!(stop.ok(), "stubborn\n");
+    let took = stop.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(8),
+        "SIGKILL after the 2 s timeout, took {took:?}"
+    );
+    assert_eq!(states(&user), "stubborn exited 137\n");
+    // Stopping a stopped container is fine; --ignore skips unknown ones.
+    assert_eq!(user.nook(&["stop", "stubborn"]).ok(), "stubborn\n");
+    assert_eq!(user.nook(&["stop", "--ignore", "nope"]).ok(), "");
+    assert_eq!(user.nook(&["stop", "nope"]).code(), 125);
+    // A restarted container obeying SIGTERM stops at once.
+    assert_eq!(user.nook(&["start", "stubborn"]).ok(), "stubborn\n");
+    let fast = user.nook(&["stop", "-t", "10", "stubborn"]);
+    fast.ok();
+    assert_eq!(states(&user), "stubborn exited 137\n");
+}
+
+fn wait_and_kill(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    detach(&user, &image, "seven", "sleep 0.5; exit 7");
+    assert_eq!(user.nook(&["wait", "seven"]).ok(), "7\n");
+    assert_eq!(
+        user.nook(&["wait", "seven"]).ok(),
+        "7\n",
+        "again, from the record"
+    );
+    detach(&user, &image, "victim", "sleep 100");
+    assert_eq!(user.nook(&["kill", "victim"]).ok(), "victim\n");
+    assert_eq!(user.nook(&["wait", "victim"]).ok(), "137\n");
+    let again = user.nook(&["kill", "victim"]);
+    assert_eq!(again.code(), 125);
+    assert!(
+        again.stderr().contains("can only kill running containers"),
+        "{again}"
+    );
+}
+
+/// The parent pid of `pid` on the host.
+fn parent_of(pid: i32) -> i32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no PPid in {status}"))
+}
+
+fn killed_monitor(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let id = detach(&user, &image, "orphan", "sleep 100");
+    let pid: i32 = user
+        .nook(&["ps", "--format", "{{.Pid}}"])
+        .ok()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("ps shows the container pid: {e}"));
+    let monitor = parent_of(pid);
+    let comm = std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "nook-monitor", "the container's parent");
+    let cmdline = std::fs::read_to_string(format!("/proc/{monitor}/cmdline")).unwrap_or_default();
+    assert!(cmdline.starts_with("nook-monitor "), "{cmdline:?}");
+    // SAFETY: kill(2) of the monitor we just identified.
+    assert_eq!(unsafe { libc::kill(monitor, libc::SIGKILL) }, 0);
+    assert!(
+        eventually(Duration::from_secs(5), || states(&user)
+            == "orphan exited 0\n"),
+        "the next ps shows it exited: {}",
+        states(&user)
+    );
+    let status = user.nook(&["ps", "-a", "--format", "{{.Status}}"]).ok();
+    assert!(
+        status.starts_with("Exited (-1)"),
+        "exit code unknown: {status}"
+    );
+    let record = user
+        .graph_root()
+        .join("db/containers")
+        .join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&record).unwrap_or_default();
+    assert!(text.contains("its monitor (pid"), "reason recorded: {text}");
+    assert_eq!(user.nook(&["rm", "orphan"]).ok(), "orphan\n");
+    assert_eq!(states(&user), "");
+    assert!(!user.graph_root().join("containers").join(&id).exists());
+}
+
+fn rm_detached(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let out = user.nook(&["run", "-d", "--rm", &image, "sh", "-c", "sleep 0.5; exit 3"]);
+    let id = out.ok().trim().to_string();
+    assert_eq!(
+        user.nook(&["wait", &id]).ok(),
+        "3\n",
+        "wait still learns the code"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || states(&user).is_empty()),
+        "--rm removed the record: {}",
+        states(&user)
+    );
+    let dirs = std::fs::read_dir(user.graph_root().join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(dirs, 0, "no container directory is left");
+    let mounts = user.nook(&["unshare", "cat", "/proc/self/mountinfo"]).ok();
+    assert!(!mounts.contains(&id), "no mount is left: {mounts}");
+}
+
+fn errors(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let missing = user.nook(&["run", "-d", "--name", "m", &image, "no-such-command"]);
+    assert_eq!(missing.code(), 127, "{missing}");
+    assert!(
+        missing
+            .stderr()
+            .contains("no-such-command: executable file not found in $PATH"),
+        "{missing}"
+    );
+    let denied = user.nook(&["run", "-d", "--rm", &image, "/etc/passwd"]);
+    assert_eq!(denied.code(), 126, "{denied}");
+    assert_eq!(states(&user), "m exited 127\n", "--rm removed the other");
+}
