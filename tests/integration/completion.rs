@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
             "completion::callback_answers_from_records_without_the_keeper",
             callback_protocol,
         ),
+        support::test("completion::real_containers_by_state", real_containers),
         support::test("completion::bash_in_tmux", |rig| {
             shell_cases(rig, Shell::Bash)
         }),
@@ -134,6 +135,42 @@ fn callback_protocol(rig: &support::Rig) {
         !Path::new(&elsewhere).exists(),
         "completion created {elsewhere}"
     );
+}
+
+/// Real containers (a detached one running, one created, one exited) through the monitor:
+/// `stop` offers exactly the running one, `start` the others; then in a real bash.
+fn real_containers(rig: &support::Rig) {
+    let user = rig.user().isolated();
+    let fx = rig.busybox();
+    let image = fx.reference();
+    user.nook(&["pull", "-q", "--tls-verify=false", &image])
+        .ok();
+    user.nook(&["run", "-d", "--name", "live", &image, "sleep", "100"])
+        .ok();
+    user.nook(&["create", "--name", "idle", &image, "true"])
+        .ok();
+    user.nook(&["run", "--name", "done", &image, "true"]).ok();
+    assert_eq!(ask(&user, &["nook", "stop", ""]), ["live"]);
+    assert_eq!(ask(&user, &["nook", "start", ""]), ["done", "idle"]);
+    assert_eq!(ask(&user, &["nook", "rm", ""]), ["done", "idle", "live"]);
+    if which("tmux").is_some() {
+        install_rc(&user);
+        case(
+            &user,
+            Shell::Bash,
+            1,
+            "nook stop ",
+            1,
+            &["nook stop live X"],
+            &["idle", "done"],
+        );
+    }
+    user.nook(&["kill", "live"]).ok();
+    user.nook(&["wait", "live"]).ok();
+    // Nothing running: no names (only the flags, offered when there is nothing else).
+    let after = ask(&user, &["nook", "stop", ""]);
+    assert!(after.iter().all(|c| c.starts_with('-')), "{after:?}");
+    user.nook(&["rm", "live", "idle", "done"]).ok();
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

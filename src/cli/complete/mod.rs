@@ -16,7 +16,7 @@ pub mod sources;
 use std::ffi::OsString;
 use std::io::Write;
 
-use clap::{Arg, CommandFactory};
+use clap::CommandFactory;
 use clap_complete::engine::ArgValueCompleter;
 use clap_complete::env::{Bash, EnvCompleter, Fish, Shells, Zsh};
 use clap_complete::CompleteEnv;
@@ -137,29 +137,15 @@ fn attach_first_positional(cmd: clap::Command, source: Source) -> clap::Command 
     })
 }
 
-/// Attaches `source` to the option `--long`. `kill` takes its arguments verbatim until the
-/// monitor issue gives it real flags, so its `-s/--signal` is added here for completion only.
+/// Attaches `source` to the option `--long`.
 fn attach_option(cmd: clap::Command, long: &str, source: Source) -> clap::Command {
-    if cmd.get_arguments().any(|a| a.get_long() == Some(long)) {
-        return cmd.mut_args(|a| {
-            if a.get_long() == Some(long) {
-                a.add(completer(source))
-            } else {
-                a
-            }
-        });
-    }
-    if cmd.get_name() == "kill" && long == "signal" {
-        return cmd.arg(
-            Arg::new("signal")
-                .short('s')
-                .long("signal")
-                .value_name("SIGNAL")
-                .help("Signal to send to the container")
-                .add(completer(source)),
-        );
-    }
-    cmd
+    cmd.mut_args(|a| {
+        if a.get_long() == Some(long) {
+            a.add(completer(source))
+        } else {
+            a
+        }
+    })
 }
 
 /// Wraps clap's shell adapter: when the word under the cursor does not start with `-`, flags

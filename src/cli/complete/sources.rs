@@ -140,8 +140,12 @@ fn container_candidates(
 ) -> Vec<CompletionCandidate> {
     let ids = looks_like_id_prefix(current);
     let mut out = Vec::new();
-    for c in all.iter().filter(|c| which.wants(c.state)) {
-        let help = format!("{} ({})", c.image, c.state);
+    for c in all.iter() {
+        let state = effective_state(c);
+        if !which.wants(state) {
+            continue;
+        }
+        let help = format!("{} ({state})", c.image);
         if !c.name.is_empty() && c.name.starts_with(current) {
             out.push(CompletionCandidate::new(&c.name).help(Some(help.clone().into())));
         }
@@ -150,6 +154,16 @@ fn container_candidates(
         }
     }
     out
+}
+
+/// The state `ps` would show, without writing: a running or paused record whose monitor is
+/// gone is exited (`ps` and the other commands fix the record itself).
+fn effective_state(c: &ContainerRecord) -> ContainerState {
+    let live = matches!(c.state, ContainerState::Running | ContainerState::Paused);
+    match c.monitor {
+        Some(monitor) if live && !crate::monitor::proc::alive(&monitor) => ContainerState::Exited,
+        _ => c.state,
+    }
 }
 
 /// Image names (`repo:tag`), and short ids when `current` is a hex prefix.
@@ -294,6 +308,22 @@ mod tests {
         // A hex prefix also offers short ids ("db" is hex too).
         assert_eq!(v(Containers::All, "d"), ["db", "dddd11112222"]);
         assert_eq!(v(Containers::Running, "bbbb"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_running_record_with_a_dead_monitor_is_not_running() {
+        let mut gone = ctr("eeee11112222333344445555", "ghost", ContainerState::Running);
+        gone.monitor = Some(crate::store::records::ProcessRef {
+            pid: i32::MAX,
+            start_ticks: 1,
+        });
+        let mine = crate::monitor::proc::current().expect("own process ref");
+        let mut live = ctr("ffff11112222333344445555", "alive", ContainerState::Running);
+        live.monitor = Some(mine);
+        let all = [gone, live];
+        let v = |which| values(&container_candidates(&all, which, ""));
+        assert_eq!(v(Containers::Running), ["alive"]);
+        assert_eq!(v(Containers::Startable), ["ghost"]);
     }
 
     #[test]
