@@ -47,7 +47,7 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn ps_row(c: &ContainerRecord, no_trunc: bool) -> Value {
+pub(super) fn ps_row(c: &ContainerRecord, no_trunc: bool) -> Value {
     json!({
         "ID": short_id(&c.id, no_trunc),
         "Names": c.name,
@@ -227,7 +227,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// One row per name (`repo:tag`), or one `<none>` row for an untagged image, as Podman lists.
-fn image_rows(img: &ImageRecord, no_trunc: bool) -> Vec<Value> {
+pub(super) fn image_rows(img: &ImageRecord, no_trunc: bool) -> Vec<Value> {
     let names: Vec<(String, String)> = if img.names.is_empty() {
         vec![("<none>".into(), "<none>".into())]
     } else {

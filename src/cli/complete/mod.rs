@@ -74,6 +74,96 @@ pub const OPTIONS: &[(&[&str], &str, Source)] = &[
     (&["run"], "stop-signal", Source::Signals),
     (&["create"], "stop-signal", Source::Signals),
     (&["kill"], "signal", Source::Signals),
+    (&["ps"], "format", Source::FormatFields(PS_FIELDS)),
+    (&["images"], "format", Source::FormatFields(IMAGE_FIELDS)),
+    (
+        &["image", "ls"],
+        "format",
+        Source::FormatFields(IMAGE_FIELDS),
+    ),
+    (
+        &["volume", "ls"],
+        "format",
+        Source::FormatFields(VOLUME_FIELDS),
+    ),
+    (
+        &["volume", "inspect"],
+        "format",
+        Source::FormatFields(VOLUME_FIELDS),
+    ),
+    (&["info"], "format", Source::FormatFields(INFO_FIELDS)),
+    (
+        &["system", "info"],
+        "format",
+        Source::FormatFields(INFO_FIELDS),
+    ),
+    (
+        &["version"],
+        "format",
+        Source::FormatFields(&[
+            "Client.Version",
+            "Client.APIVersion",
+            "Client.RustVersion",
+            "Client.GitCommit",
+            "Client.OsArch",
+            "Client.Os",
+        ]),
+    ),
+];
+
+/// The row fields of `ps --format` (see `cli::listing`).
+pub(super) const PS_FIELDS: &[&str] = &[
+    "ID",
+    "Names",
+    "Image",
+    "ImageID",
+    "Command",
+    "Created",
+    "CreatedAt",
+    "Status",
+    "State",
+    "ExitCode",
+    "Pid",
+    "Ports",
+    "Labels",
+    "Mounts",
+];
+/// The row fields of `images --format`.
+pub(super) const IMAGE_FIELDS: &[&str] = &[
+    "Repository",
+    "Tag",
+    "ID",
+    "Digest",
+    "Created",
+    "CreatedAt",
+    "Size",
+    "Names",
+];
+/// The fields of a volume (`volume ls/inspect --format`).
+const VOLUME_FIELDS: &[&str] = &[
+    "Name",
+    "Driver",
+    "Mountpoint",
+    "CreatedAt",
+    "Labels",
+    "Scope",
+    "Options",
+];
+/// The top-level sections and common paths of `info --format`.
+const INFO_FIELDS: &[&str] = &[
+    "Host",
+    "Host.Rootless",
+    "Host.Arch",
+    "Host.Kernel",
+    "Host.CgroupsVersion",
+    "Host.IDMappings",
+    "Host.SubUIDs",
+    "Store",
+    "Store.GraphRoot",
+    "Store.RunRoot",
+    "Store.GraphDriverName",
+    "Registries",
+    "Version",
 ];
 
 /// Answers a completion request (`NOOK_COMPLETE` set) and exits; returns at once otherwise.

@@ -254,6 +254,26 @@ pub enum Source {
     Registries,
     Signals,
     NetworkModes,
+    /// `--format`: `json`, `table`, and after `{{.` the fields of the command's rows.
+    FormatFields(&'static [&'static str]),
+}
+
+/// `--format` values: the keywords, then `{{.Field}}` for each field once the word has an open
+/// `{{.` (whatever precedes it, e.g. `table {{.ID}}\t{{.`, is kept).
+fn format_fields(fields: &[&str], current: &str) -> Vec<CompletionCandidate> {
+    let Some(open) = current.rfind("{{.") else {
+        return ["json", "table", "{{."]
+            .iter()
+            .filter(|k| k.starts_with(current))
+            .map(|k| CompletionCandidate::new(*k))
+            .collect();
+    };
+    let (head, typed) = current.split_at(open + 3);
+    fields
+        .iter()
+        .filter(|f| f.starts_with(typed))
+        .map(|f| CompletionCandidate::new(format!("{head}{f}}}}}")))
+        .collect()
 }
 
 impl Source {
@@ -268,6 +288,7 @@ impl Source {
             Source::Registries => registries(&current, flags),
             Source::Signals => signals(&current),
             Source::NetworkModes => network_modes(&current),
+            Source::FormatFields(fields) => format_fields(fields, &current),
         }
     }
 }
@@ -275,6 +296,19 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_fields_complete_after_an_open_brace() {
+        let fields = &["ID", "Image", "Names"];
+        let got = |w: &str| values(&format_fields(fields, w));
+        assert_eq!(got("j"), vec!["json"]);
+        assert_eq!(got("{{.I"), vec!["{{.ID}}", "{{.Image}}"]);
+        assert_eq!(
+            got("table {{.ID}}\t{{.N"),
+            vec!["table {{.ID}}\t{{.Names}}"]
+        );
+        assert!(got("{{.Zzz").is_empty());
+    }
 
     fn values(c: &[CompletionCandidate]) -> Vec<String> {
         c.iter()

@@ -96,3 +96,38 @@ fn scripts_call_back_into_nook() {
     let fish = String::from_utf8(registration_script(CompletionShell::Fish)).expect("utf8");
     assert!(fish.contains("NOOK_COMPLETE=fish nook --"), "{fish}");
 }
+
+/// The `--format` field lists offered by completion are exactly the keys of the rows the
+/// listings render, so a renamed or added column cannot drift.
+#[test]
+fn format_field_lists_match_the_listing_rows() {
+    let keys = |v: serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let ps = keys(crate::cli::listing::ps_row(
+        &crate::store::ContainerRecord::default(),
+        false,
+    ));
+    assert_eq!(
+        ps,
+        super::PS_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+    let image = crate::store::ImageRecord {
+        names: vec!["a:b".into()],
+        ..Default::default()
+    };
+    let rows = crate::cli::listing::image_rows(&image, false);
+    let images = keys(rows.into_iter().next().unwrap_or_default());
+    assert_eq!(
+        images,
+        super::IMAGE_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+}
