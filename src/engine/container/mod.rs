@@ -2,13 +2,19 @@
 //! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
 //! run it through the runtime in the foreground, or hand it to a monitor: [`lifecycle`]),
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
-//! `kill`, `wait`, `logs` and the reconciliation of stale records.
+//! `kill`, `wait`, `logs` and the reconciliation of stale records; [`inspect`], [`ps`] (filters,
+//! sort), [`top`], [`manage`] (rename, exists, prune, pause, port) and [`copy`] (cp, export).
 
 pub mod config;
+pub mod copy;
 pub mod etc_files;
+pub mod inspect;
 pub mod keep_id;
 pub mod lifecycle;
+pub mod manage;
+pub mod ps;
 pub mod start;
+pub mod top;
 
 use config::{ConfigError, CreateConfig, MountSpec};
 

@@ -14,7 +14,7 @@
 
 pub mod apply;
 pub mod compression;
-mod fsops;
+pub mod fsops;
 pub mod whiteout;
 
 use std::io::BufRead;

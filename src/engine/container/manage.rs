@@ -1,0 +1,281 @@
+//! Small container operations over the record and `/proc`: `rename`, `container exists`,
+//! `container prune`, `pause`/`unpause`, `port`, and the process list `top` and `pause` share
+//! ([`processes`]).
+//!
+//! # Pause without a freezer
+//!
+//! Podman pauses through the cgroup freezer. nook has no cgroup of its own on this host (a
+//! hybrid layout with nothing delegated), so `pause` sends **SIGSTOP to every process in the
+//! container's pid namespace** (found by comparing `/proc/<pid>/ns/pid` with the container
+//! init's, so processes started by `exec` count too) and records the state `paused`; `unpause`
+//! sends SIGCONT to them and records `running`. Unlike the freezer this is visible to the
+//! processes (a parent gets SIGCHLD for a stopped child, `ps` shows state `T`), and a process
+//! forked between the scan and the signal is caught by scanning again until nothing new
+//! appears. SIGKILL still works on stopped processes, so `stop`, `kill` and `rm -f` work on a
+//! paused container.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{lifecycle, ContainerError};
+use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
+
+/// Podman's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// `nook rename`: gives the container `key` the name `new_name` (running or not).
+pub fn rename(store: &Store, key: &str, new_name: &str) -> Result<ContainerRecord, ContainerError> {
+    if !valid_name(new_name) {
+        return Err(ContainerError::Other(format!(
+            "invalid container name \"{new_name}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+        )));
+    }
+    let w = store.containers().write()?;
+    let rec = w.update_with(key, Durability::Durable, |r| {
+        r.name = new_name.to_string();
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(rec)
+}
+
+/// `nook container exists`: true when `key` names a container.
+pub fn exists(store: &Store, key: &str) -> Result<bool, ContainerError> {
+    match store.containers().get(key) {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `nook container prune`: removes every container that is not running or paused (and matches
+/// all `label=` filters); returns the removed ids, and the errors of those it could not remove.
+pub fn prune(
+    store: &Store,
+    labels: &[(String, Option<String>)],
+) -> Result<(Vec<String>, Vec<ContainerError>), ContainerError> {
+    let mut removed = Vec::new();
+    let mut failed = Vec::new();
+    for rec in store.containers().list()? {
+        let rec = lifecycle::reconcile(store, rec)?;
+        let live = matches!(rec.state, ContainerState::Running | ContainerState::Paused);
+        let labelled = labels.iter().all(|(k, v)| {
+            rec.labels
+                .get(k)
+                .is_some_and(|have| v.as_ref().is_none_or(|v| v == have))
+        });
+        if live || !labelled {
+            continue;
+        }
+        match super::remove(store, &rec.id, false) {
+            Ok(_) => removed.push(rec.id),
+            // Started or removed by someone else meanwhile: not ours to prune.
+            Err(ContainerError::Running(_))
+            | Err(ContainerError::Store(StoreError::NotFound { .. })) => {}
+            Err(e) => failed.push(e),
+        }
+    }
+    Ok((removed, failed))
+}
+
+/// `nook port`: the published ports of a container, `PRIVATE/PROTO -> HOST:PORT` lines. nook has
+/// no port publishing yet (networking is its own issue), so a container has none: the list is
+/// empty, and asking for one private port is Podman's "failed to find published port" error.
+pub fn ports(
+    store: &Store,
+    key: &str,
+    private: Option<&str>,
+) -> Result<Vec<String>, ContainerError> {
+    lifecycle::get(store, key)?;
+    match private {
+        None => Ok(Vec::new()),
+        Some(p) => {
+            let p = if p.contains('/') {
+                p.to_string()
+            } else {
+                format!("{p}/tcp")
+            };
+            Err(ContainerError::Other(format!(
+                "failed to find published port \"{p}\""
+            )))
+        }
+    }
+}
+
+/// The pid namespace of `pid` as (device, inode), when `/proc` lets us see it.
+fn pid_ns(pid: i32) -> Option<(u64, u64)> {
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+fn all_pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The host pids of every process of the container whose init has host pid `init`: those in
+/// its pid namespace, or (when namespaces cannot be read) its descendants. Init comes first.
+pub fn processes(init: i32) -> Vec<i32> {
+    let mut out = vec![init];
+    match pid_ns(init) {
+        Some(ns) => {
+            out.extend(
+                all_pids()
+                    .into_iter()
+                    .filter(|p| *p != init && pid_ns(*p) == Some(ns)),
+            );
+        }
+        None => {
+            let parents: BTreeMap<i32, i32> = all_pids()
+                .into_iter()
+                .filter_map(|p| Some((p, parent_of(p)?)))
+                .collect();
+            let mut set: BTreeSet<i32> = BTreeSet::from([init]);
+            loop {
+                let before = set.len();
+                for (p, pp) in &parents {
+                    if set.contains(pp) {
+                        set.insert(*p);
+                    }
+                }
+                if set.len() == before {
+                    break;
+                }
+            }
+            out.extend(set.into_iter().filter(|p| *p != init));
+        }
+    }
+    out
+}
+
+/// The running container's init pid, or Podman's "state improper" error for `what`.
+fn running_init(
+    rec: &ContainerRecord,
+    want: ContainerState,
+    what: &str,
+) -> Result<i32, ContainerError> {
+    match (rec.state == want, rec.pid) {
+        (true, Some(pid)) => Ok(pid),
+        _ => Err(ContainerError::Other(format!(
+            "\"{}\" is not {}, can't {what}: container state improper",
+            rec.name,
+            want.as_str()
+        ))),
+    }
+}
+
+/// Signals every process of the container, scanning again until no new one appeared.
+pub fn signal_all(init: i32, sig: Signal) {
+    let mut done: BTreeSet<i32> = BTreeSet::new();
+    for _ in 0..10 {
+        let fresh: Vec<i32> = processes(init)
+            .into_iter()
+            .filter(|p| !done.contains(p))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for p in fresh {
+            let _ = kill(Pid::from_raw(p), sig);
+            done.insert(p);
+        }
+    }
+}
+
+fn set_state(
+    store: &Store,
+    id: &str,
+    from: ContainerState,
+    to: ContainerState,
+) -> Result<ContainerRecord, ContainerError> {
+    let w = store.containers().write()?;
+    let rec = w.update_with(id, Durability::Volatile, |r| {
+        if r.state == from {
+            r.state = to;
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(rec)
+}
+
+/// `nook pause`: stops every process of a running container (see the module doc).
+pub fn pause(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError> {
+    let rec = lifecycle::get(store, key)?;
+    let init = running_init(&rec, ContainerState::Running, "pause")?;
+    signal_all(init, Signal::SIGSTOP);
+    set_state(
+        store,
+        &rec.id,
+        ContainerState::Running,
+        ContainerState::Paused,
+    )
+}
+
+/// `nook unpause`: continues every process of a paused container.
+pub fn unpause(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError> {
+    let rec = lifecycle::get(store, key)?;
+    let init = running_init(&rec, ContainerState::Paused, "unpause")?;
+    signal_all(init, Signal::SIGCONT);
+    set_state(
+        store,
+        &rec.id,
+        ContainerState::Paused,
+        ContainerState::Running,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_podmans_rule() {
+        for ok in ["a", "web-1", "x.y_z", "9"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "_a", "a b", "a/b", "ä"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_process_tree_is_found_from_its_root() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .expect("spawn sh");
+        let root = child.id() as i32;
+        let mut found = Vec::new();
+        for _ in 0..50 {
+            // Same pid namespace as the test: fall back to descendants by asking for them.
+            let parents: Vec<i32> = all_pids()
+                .into_iter()
+                .filter(|p| parent_of(*p) == Some(root))
+                .collect();
+            if !parents.is_empty() {
+                found = parents;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found.len(), 1, "the backgrounded sleep is a child of sh");
+        assert_eq!(processes(root).first(), Some(&root));
+    }
+}
