@@ -128,19 +128,19 @@ pub enum Command {
     /// Block on one or more containers
     Wait(super::lifecycle::WaitArgs),
     /// Display the configuration of an object
-    Inspect(Pending),
+    Inspect(super::inspect::InspectArgs),
     /// Display the running processes of a container
-    Top(Pending),
+    Top(super::manage::TopArgs),
     /// Copy files between a container and the local filesystem
-    Cp(Pending),
+    Cp(super::manage::CpArgs),
     /// List port mappings of a container
-    Port(Pending),
+    Port(super::manage::PortArgs),
     /// Rename an existing container
-    Rename(Pending),
+    Rename(super::manage::RenameArgs),
     /// Pause all the processes in one or more containers
-    Pause(Pending),
+    Pause(super::manage::PauseArgs),
     /// Unpause the processes in one or more containers
-    Unpause(Pending),
+    Unpause(super::manage::PauseArgs),
     /// Display a live stream of container resource usage
     Stats(Pending),
     /// Pull an image from a registry
@@ -172,7 +172,7 @@ pub enum Command {
     /// Import a tarball to create a filesystem image
     Import(super::push::ImportArgs),
     /// Export a container's filesystem contents as a tar archive
-    Export(Pending),
+    Export(super::manage::ExportArgs),
     /// Create a new image from a container's changes
     Commit(Pending),
     /// Build an image using instructions from Containerfiles
@@ -181,6 +181,9 @@ pub enum Command {
     Login(super::login::LoginArgs),
     /// Log out of a container registry
     Logout(super::login::LogoutArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(super::inspect::ContainerCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
@@ -213,6 +216,21 @@ pub struct PsArgs {
     /// Do not truncate the output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Act on the latest container nook is aware of (all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Print the n last created containers (all states)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Display the total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Filter output (name=, id=, status=, label=, ancestor=, exited=)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Sort output by: command, created, id, image, names, runningfor, size, status
+    #[arg(long, value_name = "KEY", default_value = "created")]
+    pub sort: String,
     #[command(flatten)]
     pub format: FormatArg,
 }

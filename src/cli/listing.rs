@@ -10,12 +10,15 @@ use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 
 const PS_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const PS_TABLE_SIZE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Created}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}";
 const PS_HEADERS: &[(&str, &str)] = &[("ID", "CONTAINER ID"), ("Created", "CREATED")];
 
 const IMAGES_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}";
 const IMAGES_HEADERS: &[(&str, &str)] = &[("ID", "IMAGE ID")];
 
 pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
+    use crate::engine::container::ps::{self as select, PsFilter};
+    let filter = PsFilter::parse(&args.filters)?;
     let store = Store::open(&super::store_options(global))?;
     // A record saying running whose monitor is gone is reconciled before it is shown.
     let mut containers = store
@@ -24,8 +27,25 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
         .into_iter()
         .map(|c| crate::engine::container::lifecycle::reconcile(&store, c))
         .collect::<Result<Vec<_>, _>>()?;
-    containers.retain(|c| args.all || c.state == ContainerState::Running);
-    containers.sort_by(|a, b| b.created.cmp(&a.created));
+    // Podman: --latest and --last look at containers in every state, as do status filters.
+    let last = if args.latest { Some(1) } else { args.last };
+    let all = args.all || last.is_some() || filter.implies_all();
+    containers.retain(|c| (all || c.state == ContainerState::Running) && filter.matches(c));
+    if let Some(n) = last {
+        containers.sort_by(|a, b| b.created.cmp(&a.created));
+        containers.truncate(n);
+    }
+    let sizes: std::collections::HashMap<String, (u64, u64)> = if args.size || args.sort == "size" {
+        containers
+            .iter()
+            .map(|c| (c.id.clone(), container_size(&store, c)))
+            .collect()
+    } else {
+        Default::default()
+    };
+    select::sort(&mut containers, &args.sort, &|c| {
+        sizes.get(&c.id).map_or(0, |s| s.0)
+    })?;
     if args.quiet {
         for c in &containers {
             println!("{}", short_id(&c.id, args.no_trunc));
@@ -34,17 +54,40 @@ pub fn ps(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<i32> {
     }
     let rows = containers
         .iter()
-        .map(|c| ps_row(c, args.no_trunc))
+        .map(|c| {
+            let mut row = ps_row(c, args.no_trunc);
+            if let Some((rw, virt)) = sizes.get(&c.id) {
+                row["Size"] = json!(format!(
+                    "{} (virtual {})",
+                    human::size(*rw),
+                    human::size(*virt)
+                ));
+            }
+            row
+        })
         .collect();
     print_list(
         args.format.format.as_deref(),
         &Listing {
             rows,
-            default_table: PS_TABLE,
+            default_table: if args.size { PS_TABLE_SIZE } else { PS_TABLE },
             headers: PS_HEADERS,
         },
     )?;
     Ok(0)
+}
+
+/// (writable layer, writable layer + image) bytes, as `ps --size` shows them.
+fn container_size(store: &Store, c: &ContainerRecord) -> (u64, u64) {
+    let dir = store.paths().container_dir(&c.id);
+    let rw_dir = if dir.join("upper").is_dir() {
+        dir.join("upper")
+    } else {
+        dir.join("rootfs")
+    };
+    let rw = crate::engine::container::ps::tree_size(&rw_dir);
+    let image = store.images().get(&c.image_id).map_or(0, |i| i.size);
+    (rw, rw + image)
 }
 
 pub(super) fn ps_row(c: &ContainerRecord, no_trunc: bool) -> Value {
@@ -63,6 +106,10 @@ pub(super) fn ps_row(c: &ContainerRecord, no_trunc: bool) -> Value {
         "Ports": "",
         "Labels": c.labels,
         "Mounts": c.volumes,
+        "Size": "",
+        "Paused": c.state == ContainerState::Paused,
+        "Exited": matches!(c.state, ContainerState::Exited | ContainerState::Stopped),
+        "RunningFor": human::since(&c.created),
     })
 }
 

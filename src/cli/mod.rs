@@ -9,9 +9,11 @@ pub mod container;
 pub mod format;
 mod human;
 mod image;
+mod inspect;
 mod lifecycle;
 mod listing;
 pub mod login;
+mod manage;
 pub mod manpages;
 mod output;
 pub mod push;
@@ -203,6 +205,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => lifecycle::kill(&global, &args),
         Command::Wait(args) => lifecycle::wait(&global, &args),
         Command::Logs(args) => lifecycle::logs(&global, &args),
+        Command::Inspect(args) => inspect::inspect(&global, &args),
+        Command::Container(cmd) => inspect::container(&global, &cmd),
+        Command::Top(args) => manage::top(&global, &args),
+        Command::Port(args) => manage::port(&global, &args),
+        Command::Rename(args) => manage::rename(&global, &args),
+        Command::Pause(args) => manage::pause(&global, &args, true),
+        Command::Unpause(args) => manage::pause(&global, &args, false),
+        Command::Cp(args) => manage::cp(&global, &args),
+        Command::Export(args) => manage::export(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }
@@ -252,6 +263,7 @@ fn command_name(command: &Command) -> String {
         Command::Image(sub) => format!("image {}", word(&format!("{sub:?}"))),
         Command::System(sub) => format!("system {}", word(&format!("{sub:?}"))),
         Command::Volume(sub) => format!("volume {}", word(&format!("{sub:?}"))),
+        Command::Container(sub) => format!("container {}", word(&format!("{sub:?}"))),
         _ => word(&debug),
     }
 }

@@ -6,7 +6,8 @@
 //!   differs, or no boot id is recorded anywhere while container records exist, every
 //!   container marked `running` or `paused` becomes `exited` with **`exit_code: None`** (unknown:
 //!   the host went down under it; `ps` shows it as exited without a code) and `finished_at` set
-//!   to the recovery time, its pid is cleared, and `<runroot>/containers` is emptied. (Podman
+//!   to the recovery time, its pid and monitor are cleared, its `exit_reason` says
+//!   [`REBOOT_REASON`], and `<runroot>/containers` is emptied. (Podman
 //!   resets such containers to "configured/created" instead; nook reports that they stopped.)
 //!   Then the new boot id is written.
 //! * Incomplete layers (`incomplete: true`) are removed, record and `<graphroot>/layers/<id>`,
@@ -28,6 +29,10 @@ use super::records::{ContainerState, Record, RecordKind};
 use super::set::RecordSet;
 use super::time::now_rfc3339;
 use super::Store;
+
+/// The `exit_reason` of a container that was running when the host rebooted.
+pub const REBOOT_REASON: &str =
+    "the host rebooted while the container ran (boot id changed): the exit code is unknown";
 
 /// What recovery did when the store was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,6 +185,8 @@ fn recover_containers(store: &Store, report: &mut RecoveryReport) -> Result<(), 
                     c.pid = None;
                     c.exit_code = None;
                     c.finished_at = Some(now.clone());
+                    c.monitor = None;
+                    c.exit_reason = Some(REBOOT_REASON.to_string());
                     Ok::<(), StoreError>(())
                 })?;
                 report.containers_reset.push(c.id);

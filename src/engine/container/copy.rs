@@ -260,12 +260,20 @@ fn contents_only(path: &str) -> bool {
 }
 
 /// The source inside the container, opened: its parent directory fd and its name (`.` for the
-/// root), and whether it is a directory.
+/// root, or for a path ending in `/` or `/.`, which names the directory a symlink points to),
+/// and whether it is a directory. A symlink at the end is otherwise the link itself.
 fn open_source(root: &Path, path: &str) -> Result<(OwnedFd, CString, bool), ContainerError> {
     let root_fd = fsops::open_root(root).map_err(io_ctx(root.display()))?;
-    let (parent, last) = split_in_root(path)?;
+    let (parent, last) = if path.ends_with('/') || contents_only(path) {
+        (
+            fsops::clean(path.as_bytes(), true).unwrap_or_default(),
+            None,
+        )
+    } else {
+        split_in_root(path)?
+    };
     let dir = fsops::open_dir_in_root(root_fd.as_fd(), &parent, ResolveFlag::empty())
-        .map_err(|e| other(format!("\"{path}\" in the container: {e}")))?;
+        .map_err(|e| other(format!("could not find \"{path}\" in the container: {e}")))?;
     let name = match last {
         Some(n) => cstr(&n)?,
         None => CString::from(c"."),
@@ -383,9 +391,16 @@ fn open_container_dir(root: &Path, path: &str) -> Result<OwnedFd, ContainerError
         .map_err(|e| other(format!("\"{path}\" in the container: {e}")))
 }
 
-/// Whether `path` in the container is a directory, a file, or absent (`None`).
+/// Whether `path` in the container is a directory, something else, or absent (`None`),
+/// following symlinks inside the container root (a destination is written through them).
 fn container_kind(root: &Path, path: &str) -> Option<bool> {
-    open_source(root, path).ok().map(|(_, _, d)| d)
+    let root_fd = fsops::open_root(root).ok()?;
+    let comps = fsops::clean(path.as_bytes(), true).unwrap_or_default();
+    match fsops::open_dir_in_root(root_fd.as_fd(), &comps, ResolveFlag::empty()) {
+        Ok(_) => Some(true),
+        Err(nix::errno::Errno::ENOTDIR) => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// `nook cp SRC DEST`.

@@ -210,6 +210,10 @@ pub fn stop(store: &Store, key: &str, timeout: u64) -> Result<ContainerRecord, C
         )));
     };
     signal_container(&rec, sig)?;
+    if let (ContainerState::Paused, Some(pid)) = (rec.state, rec.pid) {
+        // Stopped processes act on the stop signal only once continued.
+        super::manage::signal_all(pid, Signal::SIGCONT);
+    }
     if !proc::wait_gone(&owner, Some(Duration::from_secs(timeout))) {
         tracing::info!(
             "container {} did not stop within {timeout} s after {sig}: sending SIGKILL",
