@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::args::{FormatArg, GlobalOptions, PsArgs};
+use super::args::{GlobalOptions, PsArgs};
 use super::output::print_inspect;
 use crate::engine::container::{inspect, manage, ContainerError};
 use crate::engine::image::{self as image_engine, ImageError};
@@ -27,8 +27,9 @@ pub struct InspectArgs {
     /// Only look for this type of object
     #[arg(short, long = "type", value_enum, default_value_t = InspectType::All)]
     pub kind: InspectType,
-    #[command(flatten)]
-    pub format: FormatArg,
+    /// Format the output with a Go template (`{{.State.Pid}}`) or `json`
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
     /// Names or ids of containers, images or volumes
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -37,8 +38,9 @@ pub struct InspectArgs {
 /// `nook container inspect` flags.
 #[derive(Debug, Args, Clone)]
 pub struct ContainerInspectArgs {
-    #[command(flatten)]
-    pub format: FormatArg,
+    /// Format the output with a Go template (`{{.State.Pid}}`) or `json`
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
     /// Containers to inspect
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -98,7 +100,7 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
             for key in &a.containers {
                 values.push(inspect::inspect(&store, key)?);
             }
-            print_inspect(a.format.format.as_deref(), &values)?;
+            print_inspect(a.format.as_deref(), &values)?;
             Ok(0)
         }
         ContainerCommand::Exists(a) => {
@@ -203,7 +205,7 @@ pub fn inspect(global: &GlobalOptions, args: &InspectArgs) -> anyhow::Result<i32
         }
     }
     // Podman prints what it found, then fails for the rest.
-    print_inspect(args.format.format.as_deref(), &values)?;
+    print_inspect(args.format.as_deref(), &values)?;
     if let Some(last) = missing.pop() {
         for m in missing {
             eprintln!("Error: no such object: \"{m}\"");

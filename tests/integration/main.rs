@@ -18,6 +18,7 @@ mod fake_registry;
 mod import;
 mod keeper;
 mod layer_apply;
+mod lifecycle;
 mod monitor;
 mod packaging;
 mod pull;
@@ -53,6 +54,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(run::tests());
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
+    tests.extend(lifecycle::tests());
     tests.extend(system::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
