@@ -239,7 +239,7 @@ fn manage(rig: &Rig) {
             &image,
             "sh",
             "-c",
-            "sleep 100 & while true; do sleep 0.1; done",
+            "trap 'exit 0' TERM; sleep 100 & while true; do sleep 0.1; done",
         ],
     );
     let top = user.nook(&["top", "busy"]).ok();
