@@ -369,10 +369,12 @@ fn unpack(tar: impl Read, dest: BorrowedFd<'_>, what: &str) -> Result<(), Contai
 
 /// Streams what `produce` writes into `consume` through a pipe and a thread.
 fn pipe_through(
-    produce: impl FnOnce(io::PipeWriter) -> Result<(), ContainerError> + Send,
-    consume: impl FnOnce(io::PipeReader) -> Result<(), ContainerError>,
+    produce: impl FnOnce(std::fs::File) -> Result<(), ContainerError> + Send,
+    consume: impl FnOnce(std::fs::File) -> Result<(), ContainerError>,
 ) -> Result<(), ContainerError> {
-    let (reader, writer) = io::pipe().map_err(io_ctx("creating a pipe"))?;
+    let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| other(format!("creating a pipe: {e}")))?;
+    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     std::thread::scope(|s| {
         let producer = s.spawn(move || produce(writer));
         let consumed = consume(reader);
