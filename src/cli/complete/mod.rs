@@ -127,6 +127,10 @@ pub(super) const PS_FIELDS: &[&str] = &[
     "Ports",
     "Labels",
     "Mounts",
+    "Size",
+    "Paused",
+    "Exited",
+    "RunningFor",
 ];
 /// The row fields of `images --format`.
 pub(super) const IMAGE_FIELDS: &[&str] = &[

@@ -372,8 +372,8 @@ fn pipe_through(
     produce: impl FnOnce(std::fs::File) -> Result<(), ContainerError> + Send,
     consume: impl FnOnce(std::fs::File) -> Result<(), ContainerError>,
 ) -> Result<(), ContainerError> {
-    let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .map_err(|e| other(format!("creating a pipe: {e}")))?;
+    let (reader, writer) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| other(format!("creating a pipe: {e}")))?;
     let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     std::thread::scope(|s| {
         let producer = s.spawn(move || produce(writer));

@@ -300,17 +300,8 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let t = tempfile::tempdir().expect("tempdir");
-        let env = crate::store::StoreEnv {
-            euid: 1000,
-            home: Some(t.path().join("home")),
-            xdg_data_home: Some(t.path().join("data")),
-            xdg_config_home: Some(t.path().join("config")),
-            xdg_runtime_dir: Some(t.path().join("run")),
-            system_config_dir: t.path().join("etc"),
-            boot_id_path: t.path().join("boot_id"),
-            tmp_dir: t.path().join("tmp"),
-        };
-        let s = Store::open_with(&Default::default(), &env).expect("store");
+        let env = crate::store::test_env(t.path());
+        let s = Store::open_with(&crate::store::test_opts(t.path()), &env).expect("store");
         (t, s)
     }
 

@@ -153,7 +153,7 @@ fn ancestor_matches(want: &str, c: &ContainerRecord) -> bool {
     image == want
         || strip_tag(image) == want
         || strip_tag(image).rsplit('/').next() == Some(want)
-        || image.ends_with(&format!("/{want}"))
+        || strip_tag(image).ends_with(&format!("/{want}"))
 }
 
 /// Sorts for `--sort` (`created`: newest first, as Podman lists by default).
