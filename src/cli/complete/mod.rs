@@ -47,14 +47,35 @@ pub const POSITIONALS: &[(&[&str], Source)] = &[
     (&["stats"], Source::Containers(Containers::Running)),
     (&["export"], Source::Containers(Containers::All)),
     (&["commit"], Source::Containers(Containers::All)),
-    (&["container", "inspect"], Source::Containers(Containers::All)),
-    (&["container", "exists"], Source::Containers(Containers::All)),
-    (&["container", "top"], Source::Containers(Containers::Running)),
+    (
+        &["container", "inspect"],
+        Source::Containers(Containers::All),
+    ),
+    (
+        &["container", "exists"],
+        Source::Containers(Containers::All),
+    ),
+    (
+        &["container", "top"],
+        Source::Containers(Containers::Running),
+    ),
     (&["container", "port"], Source::Containers(Containers::All)),
-    (&["container", "rename"], Source::Containers(Containers::All)),
-    (&["container", "pause"], Source::Containers(Containers::Running)),
-    (&["container", "unpause"], Source::Containers(Containers::Paused)),
-    (&["container", "export"], Source::Containers(Containers::All)),
+    (
+        &["container", "rename"],
+        Source::Containers(Containers::All),
+    ),
+    (
+        &["container", "pause"],
+        Source::Containers(Containers::Running),
+    ),
+    (
+        &["container", "unpause"],
+        Source::Containers(Containers::Paused),
+    ),
+    (
+        &["container", "export"],
+        Source::Containers(Containers::All),
+    ),
     (&["run"], Source::Images),
     (&["create"], Source::Images),
     (&["push"], Source::Images),
@@ -83,7 +104,11 @@ pub const OPTIONS: &[(&[&str], &str, Source)] = &[
     (&["create"], "stop-signal", Source::Signals),
     (&["kill"], "signal", Source::Signals),
     (&["ps"], "format", Source::FormatFields(PS_FIELDS)),
-    (&["container", "ps"], "format", Source::FormatFields(PS_FIELDS)),
+    (
+        &["container", "ps"],
+        "format",
+        Source::FormatFields(PS_FIELDS),
+    ),
     (&["images"], "format", Source::FormatFields(IMAGE_FIELDS)),
     (
         &["image", "ls"],
