@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod args;
+mod attach;
 pub mod complete;
 pub mod container;
 pub mod format;
@@ -203,6 +204,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => lifecycle::kill(&global, &args),
         Command::Wait(args) => lifecycle::wait(&global, &args),
         Command::Logs(args) => lifecycle::logs(&global, &args),
+        Command::Exec(args) => attach::exec(&global, &args),
+        Command::Attach(args) => attach::attach(&global, &args),
+        Command::Restart(args) => attach::restart(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }

@@ -4,8 +4,10 @@
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
 //! `kill`, `wait`, `logs` and the reconciliation of stale records.
 
+pub mod attach;
 pub mod config;
 pub mod etc_files;
+pub mod exec;
 pub mod keep_id;
 pub mod lifecycle;
 pub mod start;
@@ -243,6 +245,11 @@ pub fn remove_with(
     keep_exit_file: bool,
 ) -> Result<ContainerRecord, ContainerError> {
     let rec = lifecycle::reconcile(store, store.containers().get(key)?)?;
+    if force {
+        // No restart policy may bring it back while it goes.
+        crate::monitor::restart::forbid(store, &rec.id);
+    }
+    let rec = lifecycle::end_restarts(store, rec);
     if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
         let alive = rec
             .pid
