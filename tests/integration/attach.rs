@@ -168,8 +168,9 @@ fn exec_codes(rig: &Rig) {
 }
 
 /// Runs `nook attach ARGS` under `script` (a real pty), feeding it `steps` of input, each
-/// after a pause; returns what the terminal showed and the exit code.
-fn attach_in_pty(user: &Runner, args: &str, steps: &[&str]) -> (String, i32) {
+/// after a pause of 0.7 s, then nothing for 3 s; returns what the terminal showed, the exit
+/// code, and how long attach took.
+fn attach_in_pty(user: &Runner, args: &str, steps: &[&str]) -> (String, i32, Duration) {
     let mut feed = String::from("(");
     for s in steps {
         feed.push_str(&format!("sleep 0.7; printf '{s}'; "));
@@ -177,18 +178,24 @@ fn attach_in_pty(user: &Runner, args: &str, steps: &[&str]) -> (String, i32) {
     feed.push_str("sleep 3)");
     let out = user
         .sh_cmd(&format!(
-            "{feed} | script -qefc 'nook attach {args}' /dev/null; echo \"rc=$?\""
+            "t0=$(date +%s%N); {feed} | (script -qefc 'nook attach {args}' /dev/null; \
+             rc=$?; echo \"ms=$((($(date +%s%N) - t0) / 1000000)) rc=$rc\")"
         ))
         .timeout(Duration::from_secs(30))
         .run();
     let text = out.ok();
+    // The terminal's last line may not end before our marker.
     let code = text
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("rc="))
-        .and_then(|c| c.parse().ok())
+        .rsplit("rc=")
+        .next()
+        .and_then(|c| c.trim().parse().ok())
         .unwrap_or(-1);
-    (text, code)
+    let ms = text
+        .rsplit("ms=")
+        .next()
+        .and_then(|m| m.split(' ').next()?.parse().ok())
+        .unwrap_or(u64::MAX);
+    (text, code, Duration::from_millis(ms))
 }
 
 fn attach_tty(rig: &Rig) {
@@ -200,21 +207,19 @@ fn attach_tty(rig: &Rig) {
         );
     }
     run_d(&user, &["-it", "--name", "shell", &image, "sh"]);
-    let started = Instant::now();
-    let (text, code) = attach_in_pty(&user, "shell", &["echo hi-$((40+2))\\r", "\\020\\021"]);
+    let (text, code, took) = attach_in_pty(&user, "shell", &["echo hi-$((40+2))\\r", "\\020\\021"]);
     assert!(
         text.contains("hi-42"),
         "the shell's output came back: {text:?}"
     );
     assert_eq!(code, 0, "detaching is a success: {text:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "attach returned at the detach keys, not when its input ended: {:?}",
-        started.elapsed()
+        took < Duration::from_millis(3500),
+        "attach returned at the detach keys, not when its input ended: {took:?}"
     );
     assert_eq!(state(&user, "shell"), "shell running 0", "it runs on");
     // Other keys, and the container's state survives a second attachment.
-    let (text, code) = attach_in_pty(
+    let (text, code, _) = attach_in_pty(
         &user,
         "--detach-keys ctrl-x shell",
         &["echo again-$((1+1))\\r", "\\030"],
