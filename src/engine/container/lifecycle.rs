@@ -1,5 +1,6 @@
-//! Detached containers and their life cycle: `start` through the monitor, `stop`, `kill`,
-//! `wait`, `logs`, and [`reconcile`], which makes a record tell the truth: one that says
+//! Detached containers and their life cycle: `start` through the monitor, `stop` (which also
+//! ends restarts by the restart policy, [`end_restarts`]), `kill`, `wait`, `logs`, and
+//! [`reconcile`], which makes a record tell the truth: one that says
 //! `running` whose owning process (monitor, or foreground CLI) is gone becomes `exited`, with
 //! the code from the exit file when the monitor wrote one, else with a recorded reason.
 

@@ -2,7 +2,8 @@
 //! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
 //! run it through the runtime in the foreground, or hand it to a monitor: [`lifecycle`]),
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
-//! `kill`, `wait`, `logs` and the reconciliation of stale records.
+//! `kill`, `wait`, `logs` and the reconciliation of stale records; [`exec`] runs one more
+//! process in a running container, [`attach`] holds `attach` and `restart`.
 
 pub mod attach;
 pub mod config;
