@@ -97,7 +97,8 @@ pub fn start_detached(
     key: &str,
     removing: bool,
 ) -> Result<Detached, ContainerError> {
-    let rec = get(store, key)?;
+    // A container between two runs of its restart policy gets one monitor, the new one.
+    let rec = end_restarts(store, get(store, key)?);
     if is_live_state(rec.state) {
         return Ok(Detached::AlreadyRunning);
     }
