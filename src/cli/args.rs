@@ -112,7 +112,7 @@ pub enum Command {
     /// Kill one or more running containers with a signal
     Kill(super::lifecycle::KillArgs),
     /// Restart one or more containers
-    Restart(Pending),
+    Restart(super::attach::RestartArgs),
     /// Remove one or more containers
     Rm(super::container::RmArgs),
     /// List containers
@@ -122,9 +122,9 @@ pub enum Command {
     /// Fetch the logs of a container
     Logs(super::lifecycle::LogsArgs),
     /// Run a process in a running container
-    Exec(Pending),
+    Exec(super::attach::ExecArgs),
     /// Attach to a running container
-    Attach(Pending),
+    Attach(super::attach::AttachArgs),
     /// Block on one or more containers
     Wait(super::lifecycle::WaitArgs),
     /// Display the configuration of an object

@@ -96,6 +96,12 @@ pub struct CreateArgs {
     /// Signal to stop the container
     #[arg(long = "stop-signal", value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
+    /// Restart policy applied when the container exits (no, on-failure[:MAX], always, unless-stopped)
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Key sequence for detaching from the container (ctrl-<value> or a character, comma separated)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Pull the image for this platform (os/arch[/variant])
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
@@ -134,6 +140,9 @@ pub struct StartArgs {
     /// Keep STDIN open
     #[arg(short, long)]
     pub interactive: bool,
+    /// Key sequence for detaching (checked; a foreground start cannot detach yet)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Containers to start
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -188,6 +197,13 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
         "never" => PullPolicy::Never,
         _ => PullPolicy::Missing,
     };
+    let restart_policy = match &args.restart {
+        Some(p) => crate::monitor::restart::RestartPolicy::parse(p)?,
+        None => Default::default(),
+    };
+    if let Some(keys) = &args.detach_keys {
+        crate::monitor::keys::parse(keys)?;
+    }
     let platform =
         match &args.platform {
             Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
@@ -232,6 +248,8 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             keep_id,
             init: args.init,
             stop_signal: args.stop_signal.clone(),
+            restart_policy,
+            detach_keys: args.detach_keys.clone(),
             ..Default::default()
         },
     })
@@ -309,6 +327,11 @@ fn detached_failure(outcome: &engine::lifecycle::Detached) -> Option<i32> {
 }
 
 pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
+    if args.rm && args.create.restart.as_deref().is_some_and(|r| r != "no") {
+        anyhow::bail!(
+            "the --rm option conflicts with --restart, the restart policy must be \"no\""
+        );
+    }
     let store = Store::open(&super::store_options(global))?;
     let progress = super::image::progress_for(args.quiet);
     let rec = engine::create(&store, &create_request(&args.create)?, progress.as_ref())?;
@@ -334,6 +357,9 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
+    if let Some(keys) = &args.detach_keys {
+        crate::monitor::keys::parse(keys)?;
+    }
     let store = Store::open(&super::store_options(global))?;
     if !args.attach {
         let mut code = 0;

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod args;
+mod attach;
 pub mod complete;
 pub mod container;
 pub mod format;
@@ -214,6 +215,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Unpause(args) => manage::pause(&global, &args, false),
         Command::Cp(args) => manage::cp(&global, &args),
         Command::Export(args) => manage::export(&global, &args),
+        Command::Exec(args) => attach::exec(&global, &args),
+        Command::Attach(args) => attach::attach(&global, &args),
+        Command::Restart(args) => attach::restart(&global, &args),
         Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
             image::pull(&global, &args)
         }

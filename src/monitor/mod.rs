@@ -12,19 +12,28 @@
 //! 2. records its own pid and the container's in the record (state `running`) and reports the
 //!    container pid, or the runtime's exact error and exit code (125/126/127), as one JSON
 //!    line on the sync pipe; [`launch`] returns that report to the CLI;
-//! 3. appends everything the container writes to the `k8s-file` log ([`logs`]);
-//! 4. when the container ends (a pidfd), writes the exit file ([`exit`]), records the exit
-//!    (state `exited`, exit code, finish time), and runs the engine's cleanup (unmount the root
-//!    filesystem, and remove the container for `--rm`).
+//! 3. appends everything the container writes to the `k8s-file` log ([`logs`]) and serves
+//!    the attach socket ([`attach`]: output to clients, their stdin to the container with `-i`,
+//!    window sizes; [`client`] is the CLI's side, [`keys`] its detach keys);
+//! 4. when the container ends (a pidfd), writes the exit file ([`exit`]) and records the exit;
+//!    its restart policy ([`restart`]) may start it again after a backoff (the record keeps
+//!    the monitor and counts the restarts; `stop` forbids further ones);
+//! 5. after the last exit, records it (state `exited`, exit code, finish time) and runs the
+//!    engine's cleanup (unmount the root filesystem, and remove the container for `--rm`).
 //!
 //! The container is a child of the monitor with a parent-death signal: a monitor killed with
 //! -9 takes its container with it, and the next command reconciles the record (the monitor's
 //! [`ProcessRef`](crate::store::ProcessRef) is dead, see [`proc`]).
 
+pub mod attach;
+pub mod client;
 mod detach;
 pub mod exit;
+pub mod keys;
 pub mod logs;
 pub mod proc;
+mod pump;
+pub mod restart;
 mod supervise;
 
 use std::io::Read;
@@ -65,6 +74,8 @@ pub struct Job<'a> {
     pub bundle: PathBuf,
     /// How to run it; the monitor sets `pipes`.
     pub launch: LaunchOptions,
+    /// Whether to start it again after it exits.
+    pub restart: restart::RestartPolicy,
     /// Runs in the monitor after the exit is recorded (or the start failed): unmount, `--rm`.
     pub cleanup: Box<dyn FnOnce(&Store) + 'a>,
 }

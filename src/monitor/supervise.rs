@@ -1,17 +1,14 @@
-//! The monitor's life once detached: spawn the container, record and report it, copy its
-//! output into the log, reap it through a pidfd, then record the exit and clean up.
+//! The monitor's life once detached: listen on the attach socket, spawn the container,
+//! record and report it, run the I/O loop ([`super::pump`]) until it exits, start it again as
+//! long as its restart policy says so ([`super::restart`]), then record the exit and clean up.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::wait::{waitpid, WaitPidFlag};
-use nix::unistd::Pid;
 
 use super::exit::{self, ExitStatus};
 use super::logs::{self, LogWriter, Stream};
-use super::{detach, proc, Job, Report};
+use super::pump::{self, ContainerIo, Server};
+use super::{attach, detach, proc, restart, Job, Report};
 use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
 
 /// Writes the report line; a CLI that went away is fine.
@@ -51,9 +48,11 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         spec,
         bundle,
         mut launch,
+        restart,
         cleanup,
     } = job;
     exit::remove(store, &id);
+    restart::allow(store, &id);
     launch.pipes = true;
     let failed = |message: String, code: i32, cleanup: Box<dyn FnOnce(&Store) + '_>| {
         finish(store, &id, code, Some(message.clone()));
@@ -75,22 +74,23 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
             return failed(msg, crate::error::EXIT_ENGINE, cleanup);
         }
     };
+    let run_dir = store.paths().container_run_dir(&id);
+    let mut server = match attach::listen_in(&run_dir) {
+        Ok(l) => Server::new(l),
+        Err(e) => {
+            let msg = format!(
+                "creating the attach socket in {}: {}",
+                run_dir.display(),
+                e.desc()
+            );
+            return failed(msg, crate::error::EXIT_ENGINE, cleanup);
+        }
+    };
     let spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
         Ok(s) => s,
         Err(e) => return failed(e.to_string(), e.exit_code(), cleanup),
     };
-    let pid = spawned.pid.as_raw();
-    let me = proc::current();
-    let recorded = update(store, &id, |r| {
-        r.state = ContainerState::Running;
-        r.pid = Some(pid);
-        r.monitor = me;
-        r.started_at = Some(crate::store::time::now_rfc3339());
-        r.finished_at = None;
-        r.exit_code = None;
-        r.exit_reason = None;
-    });
-    if let Err(e) = recorded {
+    if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), 0) {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE, cleanup);
@@ -98,7 +98,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     send_report(
         &sync,
         &Report::Started {
-            pid,
+            pid: spawned.pid.as_raw(),
             monitor: std::process::id() as i32,
         },
     );
@@ -107,25 +107,92 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     // Give back the heap the CLI left behind (the monitor lives long and needs little).
     // SAFETY: malloc_trim only releases free memory.
     unsafe { libc::malloc_trim(0) };
-    let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
-    for (fd, stream) in [
-        (spawned.master, Stream::Stdout),
-        (spawned.stdout, Stream::Stdout),
-        (spawned.stderr, Stream::Stderr),
-    ] {
-        if let Some(fd) = fd {
-            set_nonblocking(fd.as_fd());
-            sources.push((fd, stream));
+    let mut spawned = spawned;
+    let mut restarts = 0u32;
+    let mut backoff = restart::Backoff::default();
+    let (code, reason) = loop {
+        let started = Instant::now();
+        let code = pump::run(
+            spawned.pid,
+            container_io(spawned, launch.interactive),
+            &mut server,
+            &mut log,
+        );
+        if !restart.restarts(code, restarts) || restart::forbidden(store, &id) {
+            break (code, None);
         }
-    }
-    let code = pump(spawned.pid, &mut sources, &mut log);
-    finish(store, &id, code, None);
+        restarts += 1;
+        record_exit(store, &id, code, false, None);
+        let delay = backoff.delay(started.elapsed());
+        if !restart::wait_unless_forbidden(store, &id, delay) {
+            break (code, None);
+        }
+        spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
+            Ok(s) => s,
+            Err(e) => break (e.exit_code(), Some(format!("restart {restarts}: {e}"))),
+        };
+        if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), restarts) {
+            // Removed meanwhile (`rm -f` raced the restart): it must not run on.
+            crate::runtime::spawn::abandon(spawned.pid);
+            break (code, Some(format!("recording restart {restarts}: {e}")));
+        }
+    };
+    drop(server);
+    let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
+    finish(store, &id, code, reason);
     cleanup(store);
     0
 }
 
-/// Records the exit: the exit file first, then the record (a removed record is fine).
-fn finish(store: &Store, id: &str, code: i32, reason: Option<String>) {
+/// The container's descriptors as the I/O loop takes them (stdin only with `-i`).
+fn container_io(spawned: crate::runtime::Spawned, interactive: bool) -> ContainerIo {
+    let mut sources = Vec::new();
+    let (mut input, mut tty) = (None, None);
+    if let Some(master) = spawned.master {
+        if let Ok(dup) = master.try_clone() {
+            if interactive {
+                input = dup.try_clone().ok();
+            }
+            tty = Some(dup);
+        }
+        sources.push((master, Stream::Stdout));
+    }
+    for (fd, stream) in [
+        (spawned.stdout, Stream::Stdout),
+        (spawned.stderr, Stream::Stderr),
+    ] {
+        if let Some(fd) = fd {
+            sources.push((fd, stream));
+        }
+    }
+    if spawned.stdin.is_some() {
+        input = spawned.stdin;
+    }
+    ContainerIo {
+        sources,
+        input,
+        tty,
+    }
+}
+
+/// The record of a (re)started container: running with `pid`, this monitor, `restarts`.
+fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<(), StoreError> {
+    let me = proc::current();
+    update(store, id, |r| {
+        r.state = ContainerState::Running;
+        r.pid = Some(pid);
+        r.monitor = me;
+        r.started_at = Some(crate::store::time::now_rfc3339());
+        r.finished_at = None;
+        r.exit_code = None;
+        r.exit_reason = None;
+        r.restart_count = restarts;
+    })
+}
+
+/// Records the exit: the exit file first, then the record (a removed record is fine). The
+/// monitor lets go of the record unless a restart follows (`last`).
+fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<String>) {
     let now = crate::store::time::now_rfc3339();
     let _ = exit::write(
         store,
@@ -140,99 +207,14 @@ fn finish(store: &Store, id: &str, code: i32, reason: Option<String>) {
         r.exit_code = Some(code);
         r.finished_at = Some(now);
         r.pid = None;
-        r.monitor = None;
+        if last {
+            r.monitor = None;
+        }
         r.exit_reason = reason;
     });
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    if let Ok(bits) = fcntl(fd, FcntlArg::F_GETFL) {
-        let _ = fcntl(
-            fd,
-            FcntlArg::F_SETFL(OFlag::from_bits_truncate(bits) | OFlag::O_NONBLOCK),
-        );
-    }
-}
-
-/// Reads what is available from `fd` into the log; false at EOF (or EIO: pty slave closed).
-fn copy_out(fd: BorrowedFd<'_>, stream: Stream, log: &mut LogWriter, buf: &mut [u8]) -> bool {
-    loop {
-        match nix::unistd::read(fd, buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                let _ = log.write(stream, &buf[..n]);
-            }
-            Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => return true,
-            Err(_) => return false,
-        }
-    }
-}
-
-/// The exit code of `child` if it has exited (reaping it).
-fn reap(child: Pid) -> Option<i32> {
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(status) => return crate::runtime::process::exit_code(status),
-            Err(Errno::EINTR) => continue,
-            // Not our child any more (cannot happen) or already reaped: unknown.
-            Err(_) => return Some(crate::error::EXIT_ENGINE),
-        }
-    }
-}
-
-/// Copies output until the container exits, then drains what is left; returns its exit code.
-fn pump(child: Pid, sources: &mut Vec<(OwnedFd, Stream)>, log: &mut LogWriter) -> i32 {
-    let pidfd = proc::pidfd(child.as_raw()).ok();
-    let mut buf = vec![0u8; 64 * 1024];
-    let code = loop {
-        let mut fds: Vec<PollFd<'_>> = sources
-            .iter()
-            .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
-            .collect();
-        if let Some(p) = &pidfd {
-            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
-        }
-        // Without a pidfd (old kernel), look for the exit every 100 ms.
-        let timeout = if pidfd.is_some() {
-            PollTimeout::NONE
-        } else {
-            PollTimeout::from(100u8)
-        };
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        let mut open = Vec::with_capacity(sources.len());
-        for (i, (fd, stream)) in sources.drain(..).enumerate() {
-            let keep = !ready[i] || copy_out(fd.as_fd(), stream, log, &mut buf);
-            if keep {
-                open.push((fd, stream));
-            }
-        }
-        *sources = open;
-        if pidfd.is_none() || ready.last().copied().unwrap_or(false) {
-            if let Some(code) = reap(child) {
-                break code;
-            }
-        }
-    };
-    // pid 1 is gone, so the kernel kills the rest of the container: its pipes close shortly.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !sources.is_empty() && Instant::now() < deadline {
-        let mut fds: Vec<PollFd<'_>> = sources
-            .iter()
-            .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
-            .collect();
-        let _ = poll(&mut fds, PollTimeout::from(100u8));
-        drop(fds);
-        sources.retain(|(fd, stream)| copy_out(fd.as_fd(), *stream, log, &mut buf));
-    }
-    code
+/// The last exit: recorded, and the monitor lets go.
+fn finish(store: &Store, id: &str, code: i32, reason: Option<String>) {
+    record_exit(store, id, code, true, reason);
 }

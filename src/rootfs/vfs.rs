@@ -26,6 +26,7 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, Unlin
 
 use super::RootfsError;
 use crate::image::layer::whiteout::is_whiteout;
+use crate::image::layer::xattr::{get_xattr, list_xattrs, set_xattr, XattrOf};
 
 const OPAQUE_XATTRS: [&CStr; 2] = [c"user.overlay.opaque", c"trusted.overlay.opaque"];
 const OVERLAY_XATTR_PREFIXES: [&[u8]; 2] = [b"user.overlay.", b"trusted.overlay."];
@@ -363,118 +364,6 @@ fn clear_dir(dir: BorrowedFd<'_>) -> io::Result<()> {
         remove_at(dir, &name)?;
     }
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum XattrOf<'a> {
-    Fd(BorrowedFd<'a>),
-    /// A path whose last component is not followed.
-    Path(&'a CStr),
-}
-
-fn list_xattrs(of: XattrOf<'_>) -> io::Result<Vec<CString>> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: `buf` is valid for `buf.len()` bytes; the path is NUL-terminated.
-        let n = unsafe {
-            match of {
-                XattrOf::Fd(fd) => {
-                    libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
-                }
-                XattrOf::Path(p) => {
-                    libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
-                }
-            }
-        };
-        match usize::try_from(n) {
-            Ok(n) => {
-                buf.truncate(n);
-                break;
-            }
-            Err(_) => match io::Error::last_os_error() {
-                e if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < (1 << 20) => {
-                    buf.resize(buf.len() * 4, 0);
-                }
-                e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Ok(Vec::new()),
-                e => return Err(e),
-            },
-        }
-    }
-    Ok(buf
-        .split(|&b| b == 0)
-        .filter(|n| !n.is_empty())
-        .filter_map(|n| CString::new(n).ok())
-        .collect())
-}
-
-/// The value of xattr `name`, `None` when absent (or not readable by this process).
-fn get_xattr(of: XattrOf<'_>, name: &CStr) -> io::Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: `buf` is valid for `buf.len()` bytes; name and path are NUL-terminated.
-        let n = unsafe {
-            match of {
-                XattrOf::Fd(fd) => libc::fgetxattr(
-                    fd.as_raw_fd(),
-                    name.as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                ),
-                XattrOf::Path(p) => libc::lgetxattr(
-                    p.as_ptr(),
-                    name.as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                ),
-            }
-        };
-        match usize::try_from(n) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(Some(buf));
-            }
-            Err(_) => match io::Error::last_os_error() {
-                e if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < (1 << 20) => {
-                    buf.resize(buf.len() * 8, 0);
-                }
-                e if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENODATA | libc::EOPNOTSUPP | libc::EPERM)
-                ) =>
-                {
-                    return Ok(None)
-                }
-                e => return Err(e),
-            },
-        }
-    }
-}
-
-fn set_xattr(of: XattrOf<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
-    // SAFETY: `value` is valid for its length; name and path are NUL-terminated.
-    let rc = unsafe {
-        match of {
-            XattrOf::Fd(fd) => libc::fsetxattr(
-                fd.as_raw_fd(),
-                name.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            ),
-            XattrOf::Path(p) => libc::lsetxattr(
-                p.as_ptr(),
-                name.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            ),
-        }
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub struct ChildConfig<'a> {
     pub seccomp: Option<&'a security::SeccompProgram>,
     /// Write ends of the stdout and stderr pipes (the monitor's mode), `None` to inherit.
     pub output: Option<(RawFd, RawFd)>,
+    /// Read end of the stdin pipe (the monitor's mode with `-i`), `None` to inherit.
+    pub input: Option<RawFd>,
 }
 
 /// The command, its environment and the paths to try, as C strings.
@@ -136,11 +138,11 @@ pub fn exit_code_of(failure: &Failure) -> i32 {
     }
 }
 
-fn setup_err(what: &str) -> impl Fn(Errno) -> Failure + '_ {
+pub(crate) fn setup_err(what: &str) -> impl Fn(Errno) -> Failure + '_ {
     move |e| Failure::Setup(format!("{what}: {}", e.desc()))
 }
 
-fn reset_signals() {
+pub(crate) fn reset_signals() {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in Signal::iterator() {
         if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
@@ -176,7 +178,11 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
     }
     mounts::execute(&mut RealSys, cfg.steps).map_err(Failure::Setup)?;
     if cfg.terminal {
-        terminal(cfg, chan)?;
+        terminal(cfg.process, chan)?;
+    } else if let Some(fd) = cfg.input {
+        // SAFETY: dup2 of the stdin pipe's read end (kept open by the parent) onto stdin.
+        Errno::result(unsafe { libc::dup2(fd, 0) })
+            .map_err(setup_err("connecting the stdin pipe"))?;
     } else if !cfg.interactive {
         let null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY, Mode::empty())
             .map_err(setup_err("opening /dev/null for stdin"))?;
@@ -204,7 +210,7 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
     Ok(())
 }
 
-fn dup_onto(fd: &OwnedFd, target: i32) -> Result<(), Failure> {
+pub(crate) fn dup_onto(fd: &OwnedFd, target: i32) -> Result<(), Failure> {
     // SAFETY: dup2 onto a standard descriptor; both descriptors are valid.
     Errno::result(unsafe { libc::dup2(fd.as_raw_fd(), target) })
         .map(drop)
@@ -213,7 +219,7 @@ fn dup_onto(fd: &OwnedFd, target: i32) -> Result<(), Failure> {
 
 /// Allocates the pty in the container's own devpts, sends the master to the parent and makes
 /// the slave the controlling terminal and stdio.
-fn terminal(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
+pub(crate) fn terminal(process: &Process, chan: &Channel) -> Result<(), Failure> {
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(setup_err("opening /dev/ptmx"))?;
     nix::pty::grantpt(&master).map_err(setup_err("grantpt"))?;
@@ -225,7 +231,7 @@ fn terminal(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
         Mode::empty(),
     )
     .map_err(|e| Failure::Setup(format!("opening the pty {name}: {}", e.desc())))?;
-    let user = cfg.process.user();
+    let user = process.user();
     // The slave belongs to the container user, as with runc (best effort: the id may be
     // unmapped).
     let _ = nix::unistd::fchown(
@@ -248,7 +254,7 @@ fn terminal(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
 /// setgroups (additional gids), setgid, setuid to the spec user. `PR_SET_KEEPCAPS` keeps
 /// the permitted capabilities across a switch to a non-root uid so the security module can
 /// set the capabilities the spec asks for.
-fn switch_user(process: &Process) -> Result<(), Failure> {
+pub(crate) fn switch_user(process: &Process) -> Result<(), Failure> {
     let user = process.user();
     let (uid, gid) = (user.uid(), user.gid());
     let groups: Vec<Gid> = user

@@ -12,11 +12,13 @@
 //! - [`spawn`]: [`spawn()`]: clone, id maps, sync; returns the running [`Spawned`] process
 //!   (stdout/stderr on pipes, or the pty master, when the monitor asks).
 //! - [`process`]: [`wait()`] and [`run_foreground`] (spawn + wait): signal forwarding, exit status.
+//! - [`exec`]: one more process in a running container (join its namespaces, fork, exec).
 //! - [`tty`]: the pty copy loop, raw mode, window-size propagation.
 //! - [`security`]: capabilities, no_new_privs, seccomp (applied right before exec).
 
 pub mod channel;
 pub mod child;
+pub mod exec;
 mod init;
 pub mod mounts;
 pub mod namespaces;

@@ -44,14 +44,14 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 /// Installs the forwarding handlers (plus SIGCHLD and SIGWINCH) on a self-pipe; restores the
 /// previous dispositions when dropped.
-struct Signals {
+pub(crate) struct Signals {
     read: OwnedFd,
     _write: OwnedFd,
     saved: Vec<(Signal, SigAction)>,
 }
 
 impl Signals {
-    fn install() -> Result<Signals, RuntimeError> {
+    pub(crate) fn install() -> Result<Signals, RuntimeError> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| RuntimeError::sys("creating the signal pipe", e))?;
         SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
@@ -74,8 +74,13 @@ impl Signals {
         })
     }
 
+    /// The read end of the self-pipe: readable when a signal arrived.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
     /// The signals received since the last call.
-    fn drain(&self) -> Vec<Signal> {
+    pub(crate) fn drain(&self) -> Vec<Signal> {
         let mut buf = [0u8; 64];
         let mut out = Vec::new();
         while let Ok(n) = nix::unistd::read(self.read.as_fd(), &mut buf) {
@@ -163,7 +168,7 @@ pub fn wait(spawned: Spawned, opts: &LaunchOptions) -> Result<i32, RuntimeError>
     wait_with(spawned, &signals, opts)
 }
 
-fn wait_with(
+pub(crate) fn wait_with(
     spawned: Spawned,
     signals: &Signals,
     opts: &LaunchOptions,

@@ -36,7 +36,8 @@ pub struct LaunchOptions {
     /// Run a built-in init as pid 1 that forwards signals and reaps (`--init`).
     pub init: bool,
     /// Put the container's stdout and stderr on pipes returned in [`Spawned`] (the monitor's
-    /// mode) instead of inheriting the caller's. Ignored with a terminal (the pty carries both).
+    /// mode) instead of inheriting the caller's, and with `interactive` its stdin too. Ignored
+    /// with a terminal (the pty carries all three).
     pub pipes: bool,
 }
 
@@ -51,6 +52,9 @@ pub struct Spawned {
     pub stdout: Option<OwnedFd>,
     /// Read end of the container's stderr ([`LaunchOptions::pipes`], no terminal).
     pub stderr: Option<OwnedFd>,
+    /// Write end of the container's stdin ([`LaunchOptions::pipes`] with `interactive`, no
+    /// terminal): it sees end-of-file when this is closed.
+    pub stdin: Option<OwnedFd>,
     /// True when the container has a terminal.
     pub terminal: bool,
 }
@@ -104,6 +108,14 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
     } else {
         None
     };
+    let input = if opts.pipes && opts.interactive && !terminal {
+        Some(
+            nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                .map_err(|e| RuntimeError::sys("creating the container's stdin pipe", e))?,
+        )
+    } else {
+        None
+    };
     let cfg = ChildConfig {
         init: opts.init,
         seccomp: seccomp.as_ref(),
@@ -117,6 +129,7 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         output: pipes
             .as_ref()
             .map(|((_, out), (_, err))| (out.as_raw_fd(), err.as_raw_fd())),
+        input: input.as_ref().map(|(r, _)| r.as_raw_fd()),
     };
     let (parent_end, child_end) =
         channel::pair().map_err(|e| RuntimeError::sys("creating the sync channel", e))?;
@@ -144,6 +157,10 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         }
         None => (None, None),
     };
+    let stdin = input.map(|(r, w)| {
+        drop(r);
+        w
+    });
     if cfg.new_userns {
         if let Err(e) = namespaces::write_id_maps(&spec, child) {
             abandon(child);
@@ -190,6 +207,7 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         master,
         stdout,
         stderr,
+        stdin,
         terminal,
     })
 }

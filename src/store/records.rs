@@ -139,6 +139,8 @@ pub struct ContainerRecord {
     pub exit_code: Option<i32>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// How often the monitor restarted it by its restart policy since it was last started.
+    pub restart_count: u32,
     pub labels: BTreeMap<String, String>,
     /// Names of the named volumes the container uses (volume prune keeps these).
     pub volumes: Vec<String>,

@@ -11,6 +11,7 @@
 mod support;
 
 mod archive;
+mod attach;
 mod bench_seed;
 mod cli;
 mod completion;
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(run::tests());
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
+    tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
 

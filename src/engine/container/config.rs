@@ -38,6 +38,10 @@ pub struct CreateConfig {
     pub stop_signal: Option<String>,
     /// `overlay` or `vfs`, chosen when the container was created.
     pub storage_driver: String,
+    /// `--restart`, applied by the monitor.
+    pub restart_policy: crate::monitor::restart::RestartPolicy,
+    /// `--detach-keys`: what `attach` uses when not told otherwise (`None`: ctrl-p,ctrl-q).
+    pub detach_keys: Option<String>,
 }
 
 /// One mount into the container.

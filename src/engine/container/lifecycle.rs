@@ -1,5 +1,6 @@
-//! Detached containers and their life cycle: `start` through the monitor, `stop`, `kill`,
-//! `wait`, `logs`, and [`reconcile`], which makes a record tell the truth: one that says
+//! Detached containers and their life cycle: `start` through the monitor, `stop` (which also
+//! ends restarts by the restart policy, [`end_restarts`]), `kill`, `wait`, `logs`, and
+//! [`reconcile`], which makes a record tell the truth: one that says
 //! `running` whose owning process (monitor, or foreground CLI) is gone becomes `exited`, with
 //! the code from the exit file when the monitor wrote one, else with a recorded reason.
 
@@ -96,7 +97,8 @@ pub fn start_detached(
     key: &str,
     removing: bool,
 ) -> Result<Detached, ContainerError> {
-    let rec = get(store, key)?;
+    // A container between two runs of its restart policy gets one monitor, the new one.
+    let rec = end_restarts(store, get(store, key)?);
     if is_live_state(rec.state) {
         return Ok(Detached::AlreadyRunning);
     }
@@ -127,6 +129,7 @@ pub fn start_detached(
         spec: prepared.spec,
         bundle: prepared.bundle,
         launch: prepared.launch,
+        restart: config.restart_policy,
         cleanup,
     });
     match report {
@@ -196,8 +199,9 @@ pub fn kill(store: &Store, key: &str, sig: Signal) -> Result<ContainerRecord, Co
 pub fn stop(store: &Store, key: &str, timeout: u64) -> Result<ContainerRecord, ContainerError> {
     let rec = get(store, key)?;
     if !is_live_state(rec.state) {
-        return Ok(rec);
+        return Ok(end_restarts(store, rec));
     }
+    monitor::restart::forbid(store, &rec.id);
     let config = load_config(&rec)?;
     let sig = match config.stop_signal.as_deref() {
         Some(s) if !s.is_empty() => parse_signal(s)?,
@@ -219,7 +223,12 @@ pub fn stop(store: &Store, key: &str, timeout: u64) -> Result<ContainerRecord, C
             "container {} did not stop within {timeout} s after {sig}: sending SIGKILL",
             rec.name
         );
-        signal_container(&rec, Signal::SIGKILL)?;
+        // A restart may have replaced the pid meanwhile.
+        let now = store
+            .containers()
+            .get(&rec.id)
+            .unwrap_or_else(|_| rec.clone());
+        signal_container(&now, Signal::SIGKILL)?;
         if !proc::wait_gone(&owner, Some(Duration::from_secs(30))) {
             return Err(ContainerError::Other(format!(
                 "container {} was killed but its monitor (pid {}) did not finish within 30 s",
@@ -232,6 +241,23 @@ pub fn stop(store: &Store, key: &str, timeout: u64) -> Result<ContainerRecord, C
         // `--rm`: the monitor removed it.
         Err(StoreError::NotFound { .. }) => Ok(rec),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A container between two runs (its monitor waits to restart it) is stopped for good: no more
+/// restarts, and the monitor finishes. Returns the record as it is then.
+pub fn end_restarts(store: &Store, rec: ContainerRecord) -> ContainerRecord {
+    if is_live_state(rec.state) {
+        return rec;
+    }
+    let Some(owner) = rec.monitor.filter(proc::alive) else {
+        return rec;
+    };
+    monitor::restart::forbid(store, &rec.id);
+    proc::wait_gone(&owner, Some(Duration::from_secs(10)));
+    match store.containers().get(&rec.id) {
+        Ok(r) => reconcile(store, r.clone()).unwrap_or(r),
+        Err(_) => rec,
     }
 }
 

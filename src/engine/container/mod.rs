@@ -2,12 +2,16 @@
 //! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
 //! run it through the runtime in the foreground, or hand it to a monitor: [`lifecycle`]),
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
-//! `kill`, `wait`, `logs` and the reconciliation of stale records; [`inspect`], [`ps`] (filters,
-//! sort), [`top`], [`manage`] (rename, exists, prune, pause, port) and [`copy`] (cp, export).
+//! `kill`, `wait`, `logs` and the reconciliation of stale records; [`exec`] runs one more
+//! process in a running container, [`attach`] holds `attach` and `restart`; [`inspect`], [`ps`]
+//! (filters, sort), [`top`], [`manage`] (rename, exists, prune, pause, port) and [`copy`] (cp,
+//! export).
 
+pub mod attach;
 pub mod config;
 pub mod copy;
 pub mod etc_files;
+pub mod exec;
 pub mod inspect;
 pub mod keep_id;
 pub mod lifecycle;
@@ -249,6 +253,11 @@ pub fn remove_with(
     keep_exit_file: bool,
 ) -> Result<ContainerRecord, ContainerError> {
     let rec = lifecycle::reconcile(store, store.containers().get(key)?)?;
+    if force {
+        // No restart policy may bring it back while it goes.
+        crate::monitor::restart::forbid(store, &rec.id);
+    }
+    let rec = lifecycle::end_restarts(store, rec);
     if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
         let alive = rec
             .pid

@@ -164,21 +164,7 @@ pub fn readlink_at(parent: BorrowedFd<'_>, name: &CStr) -> nix::Result<Vec<u8>> 
 
 /// Sets xattr `name` on the file behind `fd` (which must not be `O_PATH`).
 pub fn fset_xattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
-    // SAFETY: `name` is NUL-terminated, `value` is valid for `value.len()` bytes.
-    let rc = unsafe {
-        libc::fsetxattr(
-            fd.as_raw_fd(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    super::xattr::set_xattr(super::xattr::XattrOf::Fd(fd), name, value)
 }
 
 /// Sets xattr `name` on `child` of `parent` without following `child` if it is a symlink
@@ -192,21 +178,7 @@ pub fn lset_xattr_at(
     let mut path = format!("/proc/self/fd/{}/", parent.as_raw_fd()).into_bytes();
     path.extend_from_slice(child.to_bytes());
     let path = cstring(&path)?;
-    // SAFETY: both strings are NUL-terminated, `value` is valid for `value.len()` bytes.
-    let rc = unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    super::xattr::set_xattr(super::xattr::XattrOf::Path(&path), name, value)
 }
 
 /// Copies `src` into `file`, seeking over runs of 4 KiB zero blocks so they become holes;

@@ -16,6 +16,7 @@ pub mod apply;
 pub mod compression;
 pub mod fsops;
 pub mod whiteout;
+pub mod xattr;
 
 use std::io::BufRead;
 use std::path::Path;
