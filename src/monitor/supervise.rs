@@ -20,11 +20,16 @@ pub fn send_report(sync: &OwnedFd, report: &Report) {
     let _ = nix::unistd::write(sync, &line);
 }
 
-fn update(store: &Store, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), StoreError> {
+fn update(
+    store: &Store,
+    id: &str,
+    durability: Durability,
+    f: impl FnOnce(&mut ContainerRecord),
+) -> Result<(), StoreError> {
     store
         .containers()
         .write()?
-        .update_with(id, Durability::Durable, |rec| {
+        .update_with(id, durability, |rec| {
             f(rec);
             Ok::<(), StoreError>(())
         })?;
@@ -178,7 +183,8 @@ fn container_io(spawned: crate::runtime::Spawned, interactive: bool) -> Containe
 /// The record of a (re)started container: running with `pid`, this monitor, `restarts`.
 fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<(), StoreError> {
     let me = proc::current();
-    update(store, id, |r| {
+    // Volatile: "running" is reconstructed from the monitor's liveness and the boot id.
+    update(store, id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
         r.pid = Some(pid);
         r.monitor = me;
@@ -202,7 +208,7 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
             finished_at: now.clone(),
         },
     );
-    let _ = update(store, id, |r| {
+    let _ = update(store, id, Durability::Durable, |r| {
         r.state = ContainerState::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(now);
