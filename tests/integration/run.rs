@@ -22,6 +22,7 @@ pub fn tests() -> Vec<Trial> {
         support::test("run::mounts_and_volumes", mounts),
         support::test("run::exit_codes", exit_codes),
         support::test("run::create_then_start_attach", create_start),
+        support::test("run::invalid_names_are_refused", bad_name),
         support::root_only("run::keep_id_shows_the_users_uid", keep_id),
         support::test("run::init_reaps_and_forwards_signals", init),
         support::test("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
@@ -376,4 +377,19 @@ fn seccomp_eperm(rig: &Rig) {
         ])
         .ok();
     assert_eq!(open, "-1 9\n", "unconfined: the kernel answers EBADF");
+}
+
+/// `--name` follows Podman's rule, checked before anything is created.
+fn bad_name(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let out = user.nook(&["create", "--name=bad name!", &image, "true"]);
+    assert_eq!(out.code(), 125);
+    assert!(
+        out.stderr()
+            .contains("invalid container name \"bad name!\""),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(user.nook(&["ps", "-aq"]).ok(), "");
 }

@@ -186,6 +186,11 @@ pub fn create(
         .to_string();
     let name = match &req.name {
         Some(n) => {
+            if !manage::valid_name(n) {
+                return Err(ContainerError::Other(format!(
+                    "invalid container name \"{n}\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*"
+                )));
+            }
             if req.replace {
                 if let Ok(old) = store.containers().get(n) {
                     remove(store, &old.id, true)?;
