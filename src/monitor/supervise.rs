@@ -9,7 +9,8 @@ use super::exit::{self, ExitStatus};
 use super::logs::{self, LogWriter, Stream};
 use super::pump::{self, ContainerIo, Server};
 use super::{attach, detach, proc, restart, Job, Report};
-use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
+use crate::engine::container::start::set_state;
+use crate::store::{ContainerState, Durability, Store, StoreError};
 
 /// Writes the report line; a CLI that went away is fine.
 pub fn send_report(sync: &OwnedFd, report: &Report) {
@@ -18,22 +19,6 @@ pub fn send_report(sync: &OwnedFd, report: &Report) {
     };
     line.push(b'\n');
     let _ = nix::unistd::write(sync, &line);
-}
-
-fn update(
-    store: &Store,
-    id: &str,
-    durability: Durability,
-    f: impl FnOnce(&mut ContainerRecord),
-) -> Result<(), StoreError> {
-    store
-        .containers()
-        .write()?
-        .update_with(id, durability, |rec| {
-            f(rec);
-            Ok::<(), StoreError>(())
-        })?;
-    Ok(())
 }
 
 /// The monitor: never returns.
@@ -184,7 +169,7 @@ fn container_io(spawned: crate::runtime::Spawned, interactive: bool) -> Containe
 fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<(), StoreError> {
     let me = proc::current();
     // Volatile: "running" is reconstructed from the monitor's liveness and the boot id.
-    update(store, id, Durability::Volatile, |r| {
+    set_state(store, id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
         r.pid = Some(pid);
         r.monitor = me;
@@ -208,7 +193,7 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
             finished_at: now.clone(),
         },
     );
-    let _ = update(store, id, Durability::Durable, |r| {
+    let _ = set_state(store, id, Durability::Durable, |r| {
         r.state = ContainerState::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(now);

@@ -92,6 +92,16 @@ impl<T: Record> RecordSet<T> {
         self.write()?.update(key, f)
     }
 
+    /// [`update`](Self::update) with a chosen [`Durability`] (see [`WriteTxn::update_with`]).
+    pub fn update_with<E: From<StoreError>>(
+        &self,
+        key: &str,
+        durability: Durability,
+        f: impl FnOnce(&mut T) -> Result<(), E>,
+    ) -> Result<T, E> {
+        self.write()?.update_with(key, durability, f)
+    }
+
     /// Removes a record, returning it.
     pub fn remove(&self, key: &str) -> Result<T, StoreError> {
         self.write()?.remove(key)

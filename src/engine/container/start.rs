@@ -189,19 +189,18 @@ fn keep_id_maps() -> Result<
     Ok((uids, gids))
 }
 
-fn set_state(
+/// Changes the container record `id` with the given durability (the CLI's foreground runs and
+/// the monitor record state through this one function).
+pub fn set_state(
     store: &Store,
     id: &str,
     durability: Durability,
     f: impl FnOnce(&mut ContainerRecord),
 ) -> Result<(), StoreError> {
-    store
-        .containers()
-        .write()?
-        .update_with(id, durability, |rec| {
-            f(rec);
-            Ok::<(), StoreError>(())
-        })?;
+    store.containers().update_with(id, durability, |rec| {
+        f(rec);
+        Ok::<(), StoreError>(())
+    })?;
     Ok(())
 }
 
