@@ -57,3 +57,19 @@ bench_pair() { # name, json name, nook command, podman command, extra hyperfine 
     pm=$(median_ms "$json" podman)
     echo "| $name | $nm ms | $pm ms | $(python3 -c "print('%.1fx' % ($pm / $nm))") |"
 }
+
+# Imports the same busybox image (from the host's busybox-static, relative applet links) into
+# both engines as localhost/bench-busybox:1.
+bench_import_busybox() {
+    mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+    cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
+    for applet in $("$work/rootfs/bin/busybox" --list); do
+        [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$work/rootfs/etc/passwd"
+    printf 'root:x:0:\n' > "$work/rootfs/etc/group"
+    tar -C "$work/rootfs" -cf "$work/out/busybox.tar" .
+    chmod 0644 "$work/out/busybox.tar"
+    as_user "$nook" import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
+    as_user $podman import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
+}

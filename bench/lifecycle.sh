@@ -12,18 +12,8 @@ runs=${BENCH_RUNS:-20}
 bench_setup
 trap bench_cleanup EXIT
 
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for applet in $("$work/rootfs/bin/busybox" --list); do
-    [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/out/busybox.tar" .
-chmod 0644 "$work/out/busybox.tar"
+bench_import_busybox
 img=localhost/bench-busybox:1
-as_user "$nook" import -q "$work/out/busybox.tar" $img >/dev/null
-as_user $podman import -q "$work/out/busybox.tar" $img >/dev/null
 # A container that obeys SIGTERM (pid 1 of a pid namespace ignores it without a handler).
 obey=(sh -c "trap 'exit 0' TERM; while :; do sleep 1; done")
 clean() {

@@ -11,18 +11,7 @@ runs=${BENCH_RUNS:-40}
 bench_setup
 trap bench_cleanup EXIT
 
-# The same rootfs for both engines.
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
-cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
-for applet in $("$work/rootfs/bin/busybox" --list); do
-    [ "$applet" = busybox ] || ln -sf busybox "$work/rootfs/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$work/rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/out/busybox.tar" .
-chmod 0644 "$work/out/busybox.tar"
-as_user "$nook" import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
-as_user $podman import -q "$work/out/busybox.tar" localhost/bench-busybox:1 >/dev/null
+bench_import_busybox
 
 {
     echo "| command | nook median | podman median | podman/nook |"
