@@ -5,8 +5,10 @@
 //! three times; `always` restarts after a kill but `stop` ends it for good; `restart` starts a
 //! container anew.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::support::eventually;
+use crate::support::pulled_busybox as busybox;
 use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
@@ -24,14 +26,6 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-/// Pulls the busybox fixture into `user`'s store and returns its reference.
-fn busybox(rig: &Rig, user: &Runner) -> String {
-    let fx = rig.busybox();
-    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
-        .ok();
-    fx.reference()
-}
-
 /// `NAME STATE EXITCODE` of container `name`.
 fn state(user: &Runner, name: &str) -> String {
     user.nook(&[
@@ -45,18 +39,6 @@ fn state(user: &Runner, name: &str) -> String {
     .find(|l| l.split(' ').next() == Some(name))
     .unwrap_or_default()
     .to_string()
-}
-
-/// Polls `f` every 100 ms until it is true or `limit` passed.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 /// The container's record as stored (fields `ps` does not show: started_at, restart_count).

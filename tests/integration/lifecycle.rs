@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::eventually;
+use crate::support::pulled_busybox as busybox;
 use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
@@ -27,30 +29,12 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-fn busybox(rig: &Rig, user: &Runner) -> String {
-    let fx = rig.busybox();
-    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
-        .ok();
-    fx.reference()
-}
-
 fn detach(user: &Runner, args: &[&str]) -> String {
     let mut all = vec!["run", "-d"];
     all.extend_from_slice(args);
     let id = user.nook(&all).ok().trim().to_string();
     assert_eq!(id.len(), 64, "run -d prints the id: {id}");
     id
-}
-
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::eventually;
+use crate::support::pulled_busybox as busybox;
 use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
@@ -17,14 +19,6 @@ pub fn tests() -> Vec<Trial> {
         support::test("monitor::rm_detached_leaves_nothing", rm_detached),
         support::test("monitor::run_detached_reports_runtime_errors", errors),
     ]
-}
-
-/// Pulls the busybox fixture into `user`'s store and returns its reference.
-fn busybox(rig: &Rig, user: &Runner) -> String {
-    let fx = rig.busybox();
-    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
-        .ok();
-    fx.reference()
 }
 
 /// `nook run -d --name NAME IMAGE sh -c SCRIPT`; returns the id.
@@ -48,18 +42,6 @@ fn states(user: &Runner) -> String {
         "{{.Names}} {{.State}} {{.ExitCode}}",
     ])
     .ok()
-}
-
-/// Polls `f` every 100 ms until it is true or `limit` passed.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 fn run_detached(rig: &Rig) {

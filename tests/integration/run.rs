@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
+use crate::support::pulled_busybox as busybox;
 use crate::support::{self, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
@@ -27,14 +28,6 @@ pub fn tests() -> Vec<Trial> {
         support::test("run::init_reaps_and_forwards_signals", init),
         support::test("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
     ]
-}
-
-/// Pulls the busybox fixture into `user`'s store and returns its reference.
-fn busybox(rig: &Rig, user: &Runner) -> String {
-    let fx = rig.busybox();
-    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
-        .ok();
-    fx.reference()
 }
 
 fn run(user: &Runner, image: &str, extra: &[&str], cmd: &str) -> crate::support::Output {

@@ -13,7 +13,10 @@ pub fn in_child<T: Serialize + DeserializeOwned>(
     timeout_secs: u32,
     job: impl FnOnce() -> Result<T, String>,
 ) -> Result<T, String> {
-    let (r, w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // Close-on-exec: processes other test threads spawn meanwhile must not inherit the write
+    // end (the parent would wait for their exit to see EOF).
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (mut rx, tx) = (std::fs::File::from(r), std::fs::File::from(w));
     // SAFETY: the child runs the job (catching panics) and `_exit`s; it never returns into the
     // harness and prints nothing (locks other test threads hold stay held in the child).

@@ -93,6 +93,26 @@ pub fn root_only(name: &str, f: impl FnOnce(&Rig) + Send + 'static) -> Trial {
     })
 }
 
+/// Pulls the busybox fixture into `user`'s store and returns its reference.
+pub fn pulled_busybox(rig: &Rig, user: &Runner) -> String {
+    let fx = rig.busybox();
+    user.nook(&["pull", "-q", "--tls-verify=false", &fx.reference()])
+        .ok();
+    fx.reference()
+}
+
+/// Polls `f` every 100 ms until it is true or `limit` passed.
+pub fn eventually(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    f()
+}
+
 /// True when the test process runs as root.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
