@@ -224,7 +224,10 @@ impl Lexer<'_> {
             self.next();
             return c.to_string();
         }
-        while let Some(c) = self.peek().filter(|c| c.is_ascii_alphanumeric() || *c == '_') {
+        while let Some(c) = self
+            .peek()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        {
             self.next();
             name.push(c);
         }
@@ -243,7 +246,9 @@ impl Lexer<'_> {
         self.next();
         match self.peek() {
             None => return Err(ExpandError::MissingBrace { word: self.word() }),
-            Some('{' | '}' | ':') => return Err(ExpandError::BadSubstitution { word: self.word() }),
+            Some('{' | '}' | ':') => {
+                return Err(ExpandError::BadSubstitution { word: self.word() })
+            }
             _ => {}
         }
         let name = self.name();

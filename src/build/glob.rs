@@ -110,7 +110,9 @@ impl Glob {
                         }
                         first = false;
                         if lo == '\\' {
-                            lo = *chars.get(i).ok_or_else(|| bad("unfinished \\ in a class"))?;
+                            lo = *chars
+                                .get(i)
+                                .ok_or_else(|| bad("unfinished \\ in a class"))?;
                             i += 1;
                         }
                         let mut hi = lo;
@@ -119,7 +121,9 @@ impl Glob {
                             hi = chars[i + 1];
                             i += 2;
                             if hi == '\\' {
-                                hi = *chars.get(i).ok_or_else(|| bad("unfinished \\ in a class"))?;
+                                hi = *chars
+                                    .get(i)
+                                    .ok_or_else(|| bad("unfinished \\ in a class"))?;
                                 i += 1;
                             }
                             if hi < lo {
@@ -159,9 +163,11 @@ impl Glob {
                     Token::DeepDir => {
                         ok[i + 1][j] || (j + 1..=n).any(|k| text[k - 1] == '/' && ok[i + 1][k])
                     }
-                    Token::Class { negated, ranges } => plain.is_some_and(|c| {
-                        ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
-                    }) && ok[i + 1][j + 1],
+                    Token::Class { negated, ranges } => {
+                        plain.is_some_and(|c| {
+                            ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+                        }) && ok[i + 1][j + 1]
+                    }
                 };
             }
         }

@@ -215,7 +215,9 @@ impl Containerfile {
                         Vec::new()
                     }
                     Instruction::Copy(c) => c.from.as_deref().into_iter().collect(),
-                    Instruction::Run(r) => r.mounts.iter().filter_map(|m| m.option("from")).collect(),
+                    Instruction::Run(r) => {
+                        r.mounts.iter().filter_map(|m| m.option("from")).collect()
+                    }
                     _ => Vec::new(),
                 };
                 for raw in from_values {
@@ -300,7 +302,10 @@ impl Stages {
                 return Err(ParseError::at(
                     &self.file,
                     &self.stages[i].from,
-                    format!("stages depend on each other in a circle: {}", chain.join(" -> ")),
+                    format!(
+                        "stages depend on each other in a circle: {}",
+                        chain.join(" -> ")
+                    ),
                     Some("a stage can only copy from a stage that does not need it".into()),
                 ));
             }

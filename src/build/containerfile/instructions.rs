@@ -30,7 +30,10 @@ impl Flags {
                 None => (body.to_ascii_lowercase(), None),
             };
             if name.is_empty() {
-                return Err(fault(format!("malformed flag \"{w}\""), "write --name=value"));
+                return Err(fault(
+                    format!("malformed flag \"{w}\""),
+                    "write --name=value",
+                ));
             }
             flags.push((name, value));
         }
@@ -277,7 +280,10 @@ fn run(flags: &mut Flags, rest: &str, heredocs: &[Heredoc]) -> Result<Instructio
         }
     };
     let security = flags.string("security")?;
-    if let Some(s) = security.as_deref().filter(|s| !["insecure", "sandbox"].contains(s)) {
+    if let Some(s) = security
+        .as_deref()
+        .filter(|s| !["insecure", "sandbox"].contains(s))
+    {
         return Err(fault(
             format!("unknown --security={s}"),
             "use --security=insecure or sandbox",

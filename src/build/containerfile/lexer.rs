@@ -64,7 +64,10 @@ pub fn lex(text: &str) -> Result<(Directives, Vec<RawLine>), LexError> {
             None => (logical.clone(), String::new()),
         };
         let mut heredocs = Vec::new();
-        if matches!(keyword.to_ascii_uppercase().as_str(), "RUN" | "COPY" | "ADD") {
+        if matches!(
+            keyword.to_ascii_uppercase().as_str(),
+            "RUN" | "COPY" | "ADD"
+        ) {
             for marker in heredoc_markers(&args, escape) {
                 let (doc, next) = read_heredoc(&lines, i, marker).map_err(|(name, dash)| {
                     (
@@ -191,7 +194,9 @@ pub fn marker(word: &str) -> Option<Marker> {
         Some(r) => (true, r),
         None => (false, rest),
     };
-    let end = rest.find(['>', '<', '|', '&', ';', '(', ')']).unwrap_or(rest.len());
+    let end = rest
+        .find(['>', '<', '|', '&', ';', '(', ')'])
+        .unwrap_or(rest.len());
     let raw = &rest[..end];
     let expand = !raw.contains(['"', '\'']);
     let name: String = raw.chars().filter(|c| !matches!(c, '"' | '\'')).collect();

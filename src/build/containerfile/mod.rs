@@ -71,15 +71,14 @@ impl ParseError {
 /// Parses `text`, read from `path` (only used in messages).
 pub fn parse(path: &Path, text: &str) -> Result<Containerfile, ParseError> {
     let file = path.display().to_string();
-    let (directives, lines) = lexer::lex(text).map_err(|(line, instruction, message, hint)| {
-        ParseError {
+    let (directives, lines) =
+        lexer::lex(text).map_err(|(line, instruction, message, hint)| ParseError {
             file: file.clone(),
             line,
             instruction,
             message,
             hint,
-        }
-    })?;
+        })?;
     let escape = directives.escape;
     let mut steps = Vec::with_capacity(lines.len());
     for raw in lines {

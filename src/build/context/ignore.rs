@@ -42,8 +42,10 @@ impl Ignore {
                 }
             }
             let cleaned = clean(p);
-            let glob = Glob::new(&cleaned, Mode::Path)
-                .map_err(|BadPattern { pattern, reason }| (i + 1, format!("{pattern}: {reason}")))?;
+            let glob =
+                Glob::new(&cleaned, Mode::Path).map_err(|BadPattern { pattern, reason }| {
+                    (i + 1, format!("{pattern}: {reason}"))
+                })?;
             patterns.push(Pattern { glob, exclusion });
         }
         Ok(Ignore { patterns })
@@ -51,10 +53,7 @@ impl Ignore {
 
     /// Whether the context path `rel` (`a/b/c`, no leading `/`) is ignored.
     pub fn matches(&self, rel: &str) -> bool {
-        let parents: Vec<&str> = rel
-            .match_indices('/')
-            .map(|(i, _)| &rel[..i])
-            .collect();
+        let parents: Vec<&str> = rel.match_indices('/').map(|(i, _)| &rel[..i]).collect();
         let mut matched = false;
         for p in &self.patterns {
             if p.exclusion != matched {

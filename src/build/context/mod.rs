@@ -142,7 +142,12 @@ impl Context {
         Ok(out)
     }
 
-    fn select_one(&self, index: usize, pattern: &str, out: &mut Vec<Entry>) -> Result<(), ContextError> {
+    fn select_one(
+        &self,
+        index: usize,
+        pattern: &str,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), ContextError> {
         let parts = clean_source(pattern)?;
         if !parts.iter().any(|p| has_wildcards(p)) {
             let rel = parts.join("/");
@@ -150,7 +155,7 @@ impl Context {
                 return self.walk(index, &self.root, "", "", out);
             }
             let host = self.resolve(pattern, &parts)?;
-            if self.ignore.matches(&rel) {
+            if self.hidden(&rel, &host) {
                 return Err(ContextError::NotFound(pattern.to_string(), true));
             }
             let name = parts.last().map(|s| s.to_string()).unwrap_or_default();
@@ -182,10 +187,10 @@ impl Context {
         let before = out.len();
         for matched in current {
             let rel = matched.join("/");
-            if self.ignore.matches(&rel) {
+            let host = self.resolve(pattern, &matched)?;
+            if self.hidden(&rel, &host) {
                 continue;
             }
-            let host = self.resolve(pattern, &matched)?;
             let name = matched.last().cloned().unwrap_or_default();
             self.add(index, &host, &rel, &name, out)?;
         }
@@ -195,8 +200,21 @@ impl Context {
         Ok(())
     }
 
+    /// Whether an ignore pattern hides a selected path: an ignored directory still shows the
+    /// files a `!` exception brings back.
+    fn hidden(&self, rel: &str, host: &Path) -> bool {
+        self.ignore.matches(rel) && !(self.ignore.has_exclusions() && host.is_dir())
+    }
+
     /// A selected path: a directory stands for its content, anything else for itself.
-    fn add(&self, index: usize, host: &Path, rel: &str, name: &str, out: &mut Vec<Entry>) -> Result<(), ContextError> {
+    fn add(
+        &self,
+        index: usize,
+        host: &Path,
+        rel: &str,
+        name: &str,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), ContextError> {
         let meta = fs::metadata(host).map_err(|source| io_err(host, source))?;
         if meta.is_dir() {
             return self.walk(index, host, rel, "", out);
@@ -206,7 +224,14 @@ impl Context {
     }
 
     /// Every entry under `dir` (context path `rel`), with `dest` as the destination prefix.
-    fn walk(&self, index: usize, dir: &Path, rel: &str, dest: &str, out: &mut Vec<Entry>) -> Result<(), ContextError> {
+    fn walk(
+        &self,
+        index: usize,
+        dir: &Path,
+        rel: &str,
+        dest: &str,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), ContextError> {
         for name in sorted_names(dir)? {
             let path = join(rel, &name);
             let ignored = self.ignore.matches(&path);
@@ -259,7 +284,10 @@ impl Context {
                 }
                 _ => {}
             }
-            let host = done.iter().fold(self.root.clone(), |p, c| p.join(c)).join(&part);
+            let host = done
+                .iter()
+                .fold(self.root.clone(), |p, c| p.join(c))
+                .join(&part);
             let meta = match fs::symlink_metadata(&host) {
                 Ok(m) => m,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -273,7 +301,10 @@ impl Context {
             }
             links += 1;
             if links > MAX_LINKS {
-                return Err(io_err(&host, io::Error::other("too many levels of symbolic links")));
+                return Err(io_err(
+                    &host,
+                    io::Error::other("too many levels of symbolic links"),
+                ));
             }
             let target = fs::read_link(&host).map_err(|e| io_err(&host, e))?;
             let shown = format!("{} -> {}", join(&done.join("/"), &part), target.display());
@@ -397,7 +428,11 @@ fn entry(source: usize, path: &str, rel: &str, meta: &fs::Metadata, kind: EntryK
         source,
         path: path.to_string(),
         rel: rel.to_string(),
-        size: if kind == EntryKind::File { meta.len() } else { 0 },
+        size: if kind == EntryKind::File {
+            meta.len()
+        } else {
+            0
+        },
         kind,
         mode: meta.mode() & 0o7777,
         uid: meta.uid(),
