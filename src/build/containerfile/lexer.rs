@@ -325,3 +325,52 @@ pub fn extract_flags(s: &str) -> (Vec<String>, &str) {
     }
     (flags, rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_words_keep_quotes_and_escapes() {
+        assert_eq!(
+            raw_words(r#"a="b c" d='e \f' g=h\ i"#, '\\'),
+            [r#"a="b c""#, r"d='e \f'", r"g=h\ i"]
+        );
+        assert_eq!(raw_words("  x   y  ", '\\'), ["x", "y"]);
+        assert_eq!(raw_words("a=`\"b", '`'), ["a=`\"b"]);
+    }
+
+    #[test]
+    fn flags_stop_at_the_first_other_word() {
+        let (flags, rest) = extract_flags("--a=1 --b=\"x y\" --c cmd --d=2");
+        assert_eq!(flags, ["--a=1", "--b=x y", "--c"]);
+        assert_eq!(rest, "cmd --d=2");
+        let (flags, rest) = extract_flags("--a=1 -- --not-a-flag");
+        assert_eq!(flags, ["--a=1"]);
+        assert_eq!(rest, "--not-a-flag");
+        assert_eq!(extract_flags("-x y"), (vec![], "-x y"));
+    }
+
+    #[test]
+    fn docker_directive_examples() {
+        // From the Dockerfile reference, "Parser directives".
+        let lex_ok = |t: &str| lex(t).unwrap_or_else(|e| panic!("{e:?}"));
+        let (d, lines) =
+            lex_ok("# escape=`\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n");
+        assert_eq!(d.escape, '`');
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].args, "testfile.txt c:\\");
+        // An unknown directive ends the directives: the next one is a comment.
+        let (d, _) = lex_ok("# unknowndirective=value\n# escape=`\nFROM x\n");
+        assert_eq!(d.escape, '\\');
+        // So does an instruction.
+        let (d, _) = lex_ok("FROM x\n# escape=`\n");
+        assert_eq!(d.escape, '\\');
+        // Blanks are allowed around the name and the value.
+        let (d, _) = lex_ok("#\tsyntax =  docker/dockerfile:1 \nFROM x\n");
+        assert_eq!(d.syntax.as_deref(), Some("docker/dockerfile:1"));
+        // A directive cannot be continued: line 2 becomes an (unknown) instruction.
+        let (_, lines) = lex_ok("# direc \\\ntive=value\nFROM x\n");
+        assert_eq!(lines[0].keyword, "tive=value");
+    }
+}
