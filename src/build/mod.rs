@@ -5,7 +5,7 @@
 //! - [`containerfile`]: the Containerfile parser. [`parse`]`(path, text)` gives a
 //!   [`Containerfile`] of [`Step`]s (typed [`Instruction`] + line + original text) or a
 //!   [`ParseError`] printed as `Containerfile:12: RUN: what is wrong (how to fix it)`.
-//! - [`expand`]: Docker's variable substitution, [`expand()`]`(word, &Env)`. Steps keep their
+//! - [`mod@expand`]: Docker's variable substitution, [`expand()`]`(word, &Env)`. Steps keep their
 //!   words as written; [`Step::expand`] substitutes where Docker does, at dispatch time, with
 //!   the environment before that step (base image ENV + ARGs + earlier ENVs).
 //! - [`stages`]: [`Containerfile::stages`]`(&BuildArgs)` splits the file into [`Stage`]s (FROM
