@@ -15,7 +15,7 @@ use super::ops::{self, Op, Outcome};
 use super::{fixture, tree};
 
 /// Why a sequence failed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Divergence {
     /// Index of the op whose outcome differed (None: only the final trees differ).
     pub at: Option<usize>,
@@ -64,12 +64,24 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
                     if s.is_ok() {
                         tally.hit(allow::KERNEL_EXDEV_DIR_RENAME);
                         k = mv_fallback(&km.mnt, from, to);
+                    } else if s == Err(Errno::EXDEV) && cmd.subject == allow::Subject::Nook {
+                        let line = format!("op {i}: {op}: the subject returned EXDEV (issue 6: rename a lower dir like mv, never EXDEV)");
+                        return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
+                    } else if s == Err(Errno::EXDEV) {
+                        tally.hit(allow::FUSE_OVERLAYFS_EXDEV);
                     }
                 }
             }
             if k != s {
-                if let Some(id) = allow::outcome_allowance(cmd.subject, op, &k, &s) {
-                    tally.hit(id);
+                if let Some(q) = allow::outcome_allowance(cmd.subject, op, &k, &s) {
+                    tally.hit(q.id);
+                    if let Some(converge) = q.converge {
+                        let c = converge(&sm.mnt, op);
+                        if c != k {
+                            let line = format!("op {i}: {op}: after quirk {}, the fallback gave {} vs kernel {}", q.id, show(&c), show(&k));
+                            return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
+                        }
+                    }
                     continue;
                 }
                 let alive = if sm.alive() { "" } else { " (the subject's daemon DIED)" };
@@ -77,7 +89,10 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
                 return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
             }
         }
-        let mut lines = tree::diff("visible", &tree::visible(&km.mnt), &tree::visible(&sm.mnt));
+        let (mut kv, mut sv) = (tree::visible(&km.mnt), tree::visible(&sm.mnt));
+        allow::normalize_visible(cmd.subject, &mut kv, tally);
+        allow::normalize_visible(cmd.subject, &mut sv, tally);
+        let mut lines = tree::diff("visible", &kv, &sv);
         drop(km);
         drop(sm);
         lines.extend(tree::diff("upper", &tree::upper(&kl.upper), &tree::upper(&sl.upper)));
@@ -85,6 +100,15 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
     })();
     let _ = std::fs::remove_dir_all(base);
     result
+}
+
+/// What must stay the same while shrinking an op divergence: the op's kind and both outcomes.
+fn signature(d: &Divergence) -> String {
+    let line = d.lines.first().map_or("", String::as_str);
+    let rest = line.split_once(": ").map_or(line, |(_, r)| r);
+    let kind = rest.split_whitespace().next().unwrap_or("");
+    let outcomes = rest.rsplit_once(": kernel ").map_or("", |(_, o)| o);
+    format!("{kind} {outcomes}")
 }
 
 /// ddmin over `seq` (which diverges) within `budget`; returns the smallest diverging sequence found.
@@ -106,7 +130,8 @@ pub fn shrink(base: &Path, cmd: &SubjectCmd, seq: Vec<Op>, first: &Divergence, b
             }
             // The complement: everything but this chunk.
             let cand: Vec<Op> = best[..start].iter().chain(best[(start + chunk).min(best.len())..].iter()).cloned().collect();
-            if let Ok(Some(d)) = run(base, cmd, &cand, &mut tally) {
+            let same = |d: &Divergence| d.lines.first() == first.lines.first() || (first.at.is_some() && d.at.is_some() && signature(d) == signature(first));
+            if let Ok(Some(d)) = run(base, cmd, &cand, &mut tally).map(|d| d.filter(same)) {
                 best = match d.at {
                     Some(i) => cand[..=i].to_vec(),
                     None => cand,

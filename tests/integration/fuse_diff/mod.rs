@@ -36,7 +36,7 @@ pub const DEFAULT_SUBJECT: &str = "fuse-overlayfs";
 /// Seeds and ops per seed of the differential test, and its time budget (shrinking included).
 const SEEDS: &str = "1,2,3,4";
 const OPS_PER_SEED: &str = "1500";
-const BUDGET_SECS: &str = "40";
+const BUDGET_SECS: &str = "25";
 
 pub fn tests() -> Vec<Trial> {
     vec![

@@ -126,7 +126,35 @@ fn path(rng: &mut Rng) -> String {
 /// `count` ops from `seed`.
 pub fn generate(seed: u64, count: usize) -> Vec<Op> {
     let mut rng = Rng::new(seed);
-    (0..count).map(|_| one(&mut rng)).collect()
+    (0..count)
+        .map(|_| loop {
+            let op = one(&mut rng);
+            if !super::allow::off_limits(&op) {
+                break op;
+            }
+        })
+        .collect()
+}
+
+impl Op {
+    /// The paths the op names (targets included).
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Op::Symlink { path, .. } => vec![path],
+            Op::Link { from, to } | Op::Rename { from, to } => vec![from, to],
+            Op::TmpfileLink { dir, path, .. } => vec![dir, path],
+            Op::Create { path, .. } | Op::Write { path, .. } | Op::Append { path, .. } | Op::Truncate { path, .. }
+            | Op::Chmod { path, .. } | Op::Chown { path, .. } | Op::Utimens { path, .. } | Op::SetXattr { path, .. }
+            | Op::RemoveXattr { path, .. } | Op::Mkdir { path, .. } | Op::Mkfifo { path, .. } | Op::Unlink { path }
+            | Op::Rmdir { path } | Op::MmapWrite { path, .. } | Op::Fsync { path, .. } | Op::Readdir { path }
+            | Op::Read { path } | Op::Stat { path } => vec![path],
+        }
+    }
+
+    /// False for ops that only look.
+    pub fn mutates(&self) -> bool {
+        !matches!(self, Op::Readdir { .. } | Op::Read { .. } | Op::Stat { .. })
+    }
 }
 
 fn one(rng: &mut Rng) -> Op {
@@ -190,7 +218,7 @@ pub fn apply(root: &Path, op: &Op) -> Outcome {
     let p = |rel: &str| cpath(root, rel);
     match op {
         Op::Create { path, mode, excl } => {
-            let mut flags = OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW;
+            let mut flags = OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
             if *excl {
                 flags |= OFlag::O_EXCL;
             }

@@ -184,14 +184,6 @@ const CHECKS: &[(&str, Check)] = &[
         io(fs::write(m.join("data/hl1"), b"changed"), "write")?;
         want(io(fs::read(m.join("data/hl2")), "read")? == b"changed", || "write through one lower hardlink not seen through the other (copy-up broke the link)".into())
     }),
-    ("rmdir_rules", |m| {
-        want_err(fs::remove_dir(m.join("etc/conf.d")), Errno::ENOTEMPTY, "rmdir merged non-empty")?;
-        for f in ["opq/new1"] {
-            io(fs::remove_file(m.join(f)), "unlink")?;
-        }
-        io(fs::remove_dir(m.join("opq")), "rmdir of an opaque dir emptied")?;
-        want(!m.join("opq").exists(), || "opq still there".into())
-    }),
     ("unlink_open_file", |m| {
         let p = m.join("usr/bin/tool");
         let mut f = io(OpenOptions::new().read(true).write(true).open(&p), "open")?;
@@ -368,6 +360,15 @@ const CHECKS: &[(&str, Check)] = &[
         io(io(File::open(m.join("usr/lib/libx.so.1")), "open")?.read_to_string(&mut s).or(Ok(0)), "read")?;
         let upper = m.parent().map(|p| p.join("upper/usr/lib/libx.so.1"));
         want(upper.is_some_and(|u| !u.exists()), || "a read-only open copied the file up".into())
+    }),
+    // Last: it removes the opaque dir other checks look at.
+    ("rmdir_rules", |m| {
+        want_err(fs::remove_dir(m.join("etc/conf.d")), Errno::ENOTEMPTY, "rmdir merged non-empty")?;
+        for f in ["opq/new1"] {
+            io(fs::remove_file(m.join(f)), "unlink")?;
+        }
+        io(fs::remove_dir(m.join("opq")), "rmdir of an opaque dir emptied")?;
+        want(!m.join("opq").exists(), || "opq still there".into())
     }),
 ];
 
