@@ -35,7 +35,9 @@ pub fn maybe_run() -> Option<ExitCode> {
 
 fn run(args: &[String]) -> Result<bool, String> {
     let [mode, subject, work, nook, rest @ ..] = args else {
-        return Err(format!("usage: {FLAG} diff|posix SUBJECT WORK NOOK [SEEDS COUNT BUDGET_S], got {args:?}"));
+        return Err(format!(
+            "usage: {FLAG} diff|posix SUBJECT WORK NOOK [SEEDS COUNT BUDGET_S], got {args:?}"
+        ));
     };
     private_mount_ns()?;
     let work = PathBuf::from(work);
@@ -44,9 +46,15 @@ fn run(args: &[String]) -> Result<bool, String> {
     match mode.as_str() {
         "diff" => {
             let cmd = SubjectCmd::new(parse_subject(subject)?, nook);
-            let seeds: Vec<u64> = rest.first().map_or("1", String::as_str).split(',').filter_map(|s| s.parse().ok()).collect();
+            let seeds: Vec<u64> = rest
+                .first()
+                .map_or("1", String::as_str)
+                .split(',')
+                .filter_map(|s| s.parse().ok())
+                .collect();
             let count = rest.get(1).and_then(|c| c.parse().ok()).unwrap_or(1000);
-            let budget = Duration::from_secs(rest.get(2).and_then(|c| c.parse().ok()).unwrap_or(50));
+            let budget =
+                Duration::from_secs(rest.get(2).and_then(|c| c.parse().ok()).unwrap_or(50));
             let (lines, ok) = diff::seeds(&work, &cmd, &seeds, count, budget);
             for l in lines {
                 println!("{l}");
@@ -57,13 +65,22 @@ fn run(args: &[String]) -> Result<bool, String> {
             let layout = fixture::build(&work.join("posix"))?;
             let mounted = match subject.as_str() {
                 "kernel" => mounts::kernel(&layout)?,
-                s => mounts::subject(&SubjectCmd::new(parse_subject(s)?, nook), &layout, &work.join("subject.log"))?,
+                s => mounts::subject(
+                    &SubjectCmd::new(parse_subject(s)?, nook),
+                    &layout,
+                    &work.join("subject.log"),
+                )?,
             };
             let rows = posix::run_all(&mounted.mnt);
             drop(mounted);
             let _ = std::fs::remove_dir_all(work.join("posix"));
             for r in &rows {
-                println!("{}\t{}\t{}", r.name, if r.ok { "PASS" } else { "FAIL" }, r.detail);
+                println!(
+                    "{}\t{}\t{}",
+                    r.name,
+                    if r.ok { "PASS" } else { "FAIL" },
+                    r.detail
+                );
             }
             Ok(true)
         }
@@ -75,13 +92,22 @@ fn parse_subject(s: &str) -> Result<Subject, String> {
     match s {
         "fuse-overlayfs" => Ok(Subject::FuseOverlayfs),
         "nook" => Ok(Subject::Nook),
-        other => Err(format!("unknown subject {other:?} (fuse-overlayfs or nook)")),
+        other => Err(format!(
+            "unknown subject {other:?} (fuse-overlayfs or nook)"
+        )),
     }
 }
 
 /// A private mount namespace, so nothing mounted here reaches the keeper's namespace.
 fn private_mount_ns() -> Result<(), String> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e} (run me through `nook unshare`)"))?;
-    nix::mount::mount(None::<&str>, "/", None::<&str>, nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| format!("making / private: {e}"))
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("unshare(CLONE_NEWNS): {e} (run me through `nook unshare`)"))?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| format!("making / private: {e}"))
 }

@@ -38,9 +38,15 @@ fn mv_fallback(root: &Path, from: &str, to: &str) -> Outcome {
         if !md.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        std::fs::remove_dir(&dst).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        std::fs::remove_dir(&dst)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     }
-    let cp = Command::new("cp").arg("-a").arg("--").arg(&src).arg(&dst).status();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg("--")
+        .arg(&src)
+        .arg(&dst)
+        .status();
     let rm = Command::new("rm").arg("-rf").arg("--").arg(&src).status();
     match (cp, rm) {
         (Ok(a), Ok(b)) if a.success() && b.success() => Ok(String::new()),
@@ -49,7 +55,12 @@ fn mv_fallback(root: &Path, from: &str, to: &str) -> Outcome {
 }
 
 /// Runs `seq` on both sides under `base` (created fresh, removed after).
-pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Result<Option<Divergence>, String> {
+pub fn run(
+    base: &Path,
+    cmd: &SubjectCmd,
+    seq: &[Op],
+    tally: &mut Tally,
+) -> Result<Option<Divergence>, String> {
     let _ = std::fs::remove_dir_all(base);
     let kl = fixture::build(&base.join("k"))?;
     let sl = fixture::build(&base.join("s"))?;
@@ -66,7 +77,10 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
                         k = mv_fallback(&km.mnt, from, to);
                     } else if s == Err(Errno::EXDEV) && cmd.subject == allow::Subject::Nook {
                         let line = format!("op {i}: {op}: the subject returned EXDEV (issue 6: rename a lower dir like mv, never EXDEV)");
-                        return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
+                        return Ok(Some(Divergence {
+                            at: Some(i),
+                            lines: vec![line],
+                        }));
                     } else if s == Err(Errno::EXDEV) {
                         tally.hit(allow::FUSE_OVERLAYFS_EXDEV);
                     }
@@ -78,15 +92,34 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
                     if let Some(converge) = q.converge {
                         let c = converge(&sm.mnt, op);
                         if c != k {
-                            let line = format!("op {i}: {op}: after quirk {}, the fallback gave {} vs kernel {}", q.id, show(&c), show(&k));
-                            return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
+                            let line = format!(
+                                "op {i}: {op}: after quirk {}, the fallback gave {} vs kernel {}",
+                                q.id,
+                                show(&c),
+                                show(&k)
+                            );
+                            return Ok(Some(Divergence {
+                                at: Some(i),
+                                lines: vec![line],
+                            }));
                         }
                     }
                     continue;
                 }
-                let alive = if sm.alive() { "" } else { " (the subject's daemon DIED)" };
-                let line = format!("op {i}: {op}: kernel {} vs subject {}{alive}", show(&k), show(&s));
-                return Ok(Some(Divergence { at: Some(i), lines: vec![line] }));
+                let alive = if sm.alive() {
+                    ""
+                } else {
+                    " (the subject's daemon DIED)"
+                };
+                let line = format!(
+                    "op {i}: {op}: kernel {} vs subject {}{alive}",
+                    show(&k),
+                    show(&s)
+                );
+                return Ok(Some(Divergence {
+                    at: Some(i),
+                    lines: vec![line],
+                }));
             }
         }
         let (mut kv, mut sv) = (tree::visible(&km.mnt), tree::visible(&sm.mnt));
@@ -95,7 +128,11 @@ pub fn run(base: &Path, cmd: &SubjectCmd, seq: &[Op], tally: &mut Tally) -> Resu
         let mut lines = tree::diff("visible", &kv, &sv);
         drop(km);
         drop(sm);
-        lines.extend(tree::diff("upper", &tree::upper(&kl.upper), &tree::upper(&sl.upper)));
+        lines.extend(tree::diff(
+            "upper",
+            &tree::upper(&kl.upper),
+            &tree::upper(&sl.upper),
+        ));
         Ok((!lines.is_empty()).then_some(Divergence { at: None, lines }))
     })();
     let _ = std::fs::remove_dir_all(base);
@@ -112,7 +149,13 @@ fn signature(d: &Divergence) -> String {
 }
 
 /// ddmin over `seq` (which diverges) within `budget`; returns the smallest diverging sequence found.
-pub fn shrink(base: &Path, cmd: &SubjectCmd, seq: Vec<Op>, first: &Divergence, budget: Duration) -> (Vec<Op>, Divergence) {
+pub fn shrink(
+    base: &Path,
+    cmd: &SubjectCmd,
+    seq: Vec<Op>,
+    first: &Divergence,
+    budget: Duration,
+) -> (Vec<Op>, Divergence) {
     let end = Instant::now() + budget;
     let mut best = match first.at {
         Some(i) => seq[..=i].to_vec(),
@@ -129,8 +172,15 @@ pub fn shrink(base: &Path, cmd: &SubjectCmd, seq: Vec<Op>, first: &Divergence, b
                 break;
             }
             // The complement: everything but this chunk.
-            let cand: Vec<Op> = best[..start].iter().chain(best[(start + chunk).min(best.len())..].iter()).cloned().collect();
-            let same = |d: &Divergence| d.lines.first() == first.lines.first() || (first.at.is_some() && d.at.is_some() && signature(d) == signature(first));
+            let cand: Vec<Op> = best[..start]
+                .iter()
+                .chain(best[(start + chunk).min(best.len())..].iter())
+                .cloned()
+                .collect();
+            let same = |d: &Divergence| {
+                d.lines.first() == first.lines.first()
+                    || (first.at.is_some() && d.at.is_some() && signature(d) == signature(first))
+            };
             if let Ok(Some(d)) = run(base, cmd, &cand, &mut tally).map(|d| d.filter(same)) {
                 best = match d.at {
                     Some(i) => cand[..=i].to_vec(),
@@ -153,27 +203,55 @@ pub fn shrink(base: &Path, cmd: &SubjectCmd, seq: Vec<Op>, first: &Divergence, b
 }
 
 /// Runs every seed; returns the report lines and whether all matched.
-pub fn seeds(work: &Path, cmd: &SubjectCmd, seeds: &[u64], count: usize, budget: Duration) -> (Vec<String>, bool) {
+pub fn seeds(
+    work: &Path,
+    cmd: &SubjectCmd,
+    seeds: &[u64],
+    count: usize,
+    budget: Duration,
+) -> (Vec<String>, bool) {
     let started = Instant::now();
     let mut tally = Tally::default();
     let mut out = Vec::new();
     let mut total = 0;
+    let mut all_ok = true;
     for &seed in seeds {
         let seq = ops::generate(seed, count);
         let base = work.join(format!("seed{seed}"));
         match run(&base, cmd, &seq, &mut tally) {
             Ok(None) => {
                 total += seq.len();
-                out.push(format!("seed {seed}: {} ops, kernel and {:?} agree", seq.len(), cmd.subject));
+                out.push(format!(
+                    "seed {seed}: {} ops, kernel and {:?} agree",
+                    seq.len(),
+                    cmd.subject
+                ));
             }
             Ok(Some(d)) => {
-                out.push(format!("seed {seed}: DIVERGENCE after {} ops: {}", d.at.map_or(seq.len(), |i| i + 1), d.lines.join("; ")));
-                let (min, div) = shrink(&base, cmd, seq, &d, budget.saturating_sub(started.elapsed()).max(Duration::from_secs(5)));
-                out.push(format!("minimal reproducer ({} ops, seed {seed}), on a fresh fixture:", min.len()));
-                out.extend(min.iter().enumerate().map(|(i, op)| format!("  {i:3}: {op}")));
-                out.push("which gives:".into());
-                out.extend(div.lines.iter().take(40).map(|l| format!("  {l}")));
-                return (out, false);
+                out.push(format!(
+                    "seed {seed}: DIVERGENCE after {} ops: {}",
+                    d.at.map_or(seq.len(), |i| i + 1),
+                    d.lines.join("; ")
+                ));
+                if all_ok {
+                    // Shrink the first divergence only; later seeds just report theirs.
+                    let left = (budget / 2)
+                        .saturating_sub(started.elapsed())
+                        .max(Duration::from_secs(5));
+                    let (min, div) = shrink(&base, cmd, seq, &d, left);
+                    out.push(format!(
+                        "minimal reproducer ({} ops, seed {seed}), on a fresh fixture:",
+                        min.len()
+                    ));
+                    out.extend(
+                        min.iter()
+                            .enumerate()
+                            .map(|(i, op)| format!("  {i:3}: {op}")),
+                    );
+                    out.push("which gives:".into());
+                    out.extend(div.lines.iter().take(40).map(|l| format!("  {l}")));
+                }
+                all_ok = false;
             }
             Err(e) => {
                 out.push(format!("seed {seed}: setup error: {e}"));
@@ -181,10 +259,22 @@ pub fn seeds(work: &Path, cmd: &SubjectCmd, seeds: &[u64], count: usize, budget:
             }
         }
         if started.elapsed() > budget {
-            out.push(format!("time budget of {budget:?} used: stopping after seed {seed}"));
+            out.push(format!(
+                "time budget of {budget:?} used: stopping after seed {seed}"
+            ));
             break;
         }
     }
-    out.push(format!("{total} ops in {:.1?}; allowances used: {:?}", started.elapsed(), tally.0));
-    (out, true)
+    out.push(format!(
+        "{total} ops agreed in {:.1?}; allowances used: {:?}",
+        started.elapsed(),
+        tally.0
+    ));
+    for q in allow::FUSE_OVERLAYFS_QUIRKS
+        .iter()
+        .filter(|q| tally.0.contains_key(q.id))
+    {
+        out.push(format!("  {}: {}", q.id, q.why));
+    }
+    (out, all_ok)
 }

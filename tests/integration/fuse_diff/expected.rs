@@ -29,9 +29,13 @@ pub fn judge(subject: &str, stdout: &str) -> Report {
     for name in posix::names() {
         let row = stdout.lines().find_map(|l| {
             let mut parts = l.splitn(3, '\t');
-            (parts.next() == Some(name)).then(|| (parts.next().unwrap_or(""), parts.next().unwrap_or("")))
+            (parts.next() == Some(name))
+                .then(|| (parts.next().unwrap_or(""), parts.next().unwrap_or("")))
         });
-        let expected = EXPECTED_FAILURES.iter().find(|(s, n, _)| *s == subject && *n == name).map(|(_, _, why)| *why);
+        let expected = EXPECTED_FAILURES
+            .iter()
+            .find(|(s, n, _)| *s == subject && *n == name)
+            .map(|(_, _, why)| *why);
         let line = match (row, expected) {
             (None, _) => {
                 unexpected.push(format!("{name}: no result"));
@@ -39,10 +43,14 @@ pub fn judge(subject: &str, stdout: &str) -> Report {
             }
             (Some(("PASS", _)), None) => format!("  {name:<30} pass"),
             (Some(("PASS", _)), Some(_)) => {
-                unexpected.push(format!("{name}: now PASSES on {subject}: remove it from EXPECTED_FAILURES"));
+                unexpected.push(format!(
+                    "{name}: now PASSES on {subject}: remove it from EXPECTED_FAILURES"
+                ));
                 format!("  {name:<30} pass (listed as an expected failure!)")
             }
-            (Some((_, detail)), Some(why)) => format!("  {name:<30} FAIL (expected: {why}) [{detail}]"),
+            (Some((_, detail)), Some(why)) => {
+                format!("  {name:<30} FAIL (expected: {why}) [{detail}]")
+            }
             (Some((_, detail)), None) => {
                 unexpected.push(format!("{name}: {detail}"));
                 format!("  {name:<30} FAIL UNEXPECTED [{detail}]")

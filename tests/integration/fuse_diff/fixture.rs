@@ -12,18 +12,62 @@ use super::ops::{cpath, data, xattr_set};
 
 /// Every path the fixture makes visible or hides (the generator aims at them too).
 pub const PATHS: &[&str] = &[
-    "etc", "etc/passwd", "etc/hosts", "etc/conf.d", "etc/conf.d/a.conf", "etc/conf.d/b.conf",
-    "etc/conf.d/c.conf", "etc/new.conf", "usr", "usr/bin", "usr/bin/tool", "usr/bin/tool2",
-    "usr/lib", "usr/lib/libx.so", "usr/lib/libx.so.1", "data", "data/big", "data/sparse",
-    "data/hl1", "data/hl2", "data/fifo", "home", "home/user", "home/user/.profile",
-    "home/user/notes", "gone", "gone/old", "gone/fresh", "opq", "opq/old1", "opq/old2",
-    "opq/new1", "opq/sub", "opq/sub/deep", "var", "var/tmp", "var/tmp/t1", "var/log",
-    "link_to_etc", "link_to_etc/hosts", "loop1", "loop2",
+    "etc",
+    "etc/passwd",
+    "etc/hosts",
+    "etc/conf.d",
+    "etc/conf.d/a.conf",
+    "etc/conf.d/b.conf",
+    "etc/conf.d/c.conf",
+    "etc/new.conf",
+    "usr",
+    "usr/bin",
+    "usr/bin/tool",
+    "usr/bin/tool2",
+    "usr/lib",
+    "usr/lib/libx.so",
+    "usr/lib/libx.so.1",
+    "data",
+    "data/big",
+    "data/sparse",
+    "data/hl1",
+    "data/hl2",
+    "data/fifo",
+    "home",
+    "home/user",
+    "home/user/.profile",
+    "home/user/notes",
+    "gone",
+    "gone/old",
+    "gone/fresh",
+    "opq",
+    "opq/old1",
+    "opq/old2",
+    "opq/new1",
+    "opq/sub",
+    "opq/sub/deep",
+    "var",
+    "var/tmp",
+    "var/tmp/t1",
+    "var/log",
+    "link_to_etc",
+    "link_to_etc/hosts",
+    "loop1",
+    "loop2",
 ];
 
 /// Directories (ops create fresh names under them).
 pub const DIRS: &[&str] = &[
-    ".", "etc", "etc/conf.d", "usr/bin", "data", "home/user", "gone", "opq", "opq/sub", "var/tmp",
+    ".",
+    "etc",
+    "etc/conf.d",
+    "usr/bin",
+    "data",
+    "home/user",
+    "gone",
+    "opq",
+    "opq/sub",
+    "var/tmp",
     "var/log",
 ];
 
@@ -68,8 +112,13 @@ fn xattr(root: &Path, rel: &str, name: &str, value: &str) -> R {
 
 fn whiteout(root: &Path, rel: &str) -> R {
     let p = root.join(rel);
-    nix::sys::stat::mknod(&p, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
-        .map_err(e("mknod whiteout", &p))
+    nix::sys::stat::mknod(
+        &p,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::empty(),
+        0,
+    )
+    .map_err(e("mknod whiteout", &p))
 }
 
 fn link(root: &Path, target: &str, rel: &str) -> R {
@@ -95,12 +144,25 @@ pub fn build(base: &Path) -> Result<Layout, String> {
 }
 
 fn bottom(r: &Path) -> R {
-    for (d, m) in [("etc/conf.d", 0o755), ("usr/bin", 0o755), ("usr/lib", 0o755), ("data", 0o755),
-        ("home/user", 0o750), ("gone", 0o755), ("opq/sub", 0o755), ("var/log", 0o755), ("var/tmp", 0o1777)]
-    {
+    for (d, m) in [
+        ("etc/conf.d", 0o755),
+        ("usr/bin", 0o755),
+        ("usr/lib", 0o755),
+        ("data", 0o755),
+        ("home/user", 0o750),
+        ("gone", 0o755),
+        ("opq/sub", 0o755),
+        ("var/log", 0o755),
+        ("var/tmp", 0o1777),
+    ] {
         dir(r, d, m)?;
     }
-    file(r, "etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n")?;
+    file(
+        r,
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n",
+    )?;
     file(r, "etc/hosts", 0o644, b"127.0.0.1 localhost\n")?;
     file(r, "etc/conf.d/a.conf", 0o644, b"a=1\n")?;
     file(r, "etc/conf.d/b.conf", 0o600, b"b=2\n")?;
@@ -115,9 +177,13 @@ fn bottom(r: &Path) -> R {
     nix::sys::uio::pwrite(&f, &data(65_536, 2), 4 << 20).map_err(e("pwrite", &sparse))?;
     f.set_len(6 << 20).map_err(e("truncate", &sparse))?;
     file(r, "data/hl1", 0o644, b"hard link shared\n")?;
-    fs::hard_link(r.join("data/hl1"), r.join("data/hl2")).map_err(e("link", &r.join("data/hl2")))?;
-    nix::unistd::mkfifo(&r.join("data/fifo"), nix::sys::stat::Mode::from_bits_truncate(0o644))
-        .map_err(e("mkfifo", &r.join("data/fifo")))?;
+    fs::hard_link(r.join("data/hl1"), r.join("data/hl2"))
+        .map_err(e("link", &r.join("data/hl2")))?;
+    nix::unistd::mkfifo(
+        &r.join("data/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .map_err(e("mkfifo", &r.join("data/fifo")))?;
     file(r, "home/user/.profile", 0o644, b"export PS1='$ '\n")?;
     xattr(r, "home/user/.profile", "user.comment", "profile")?;
     owner(r, "home/user/.profile", 1000, 1000)?;

@@ -40,10 +40,18 @@ const BUDGET_SECS: &str = "25";
 
 pub fn tests() -> Vec<Trial> {
     vec![
-        support::test("fuse_diff::differential_fuse_overlayfs", |rig| differential(rig, "fuse-overlayfs")),
-        gated("fuse_diff::differential_nook", |rig| differential(rig, "nook")),
-        support::test("fuse_diff::posix_kernel_overlay", |rig| posix_pass(rig, "kernel")),
-        support::test("fuse_diff::posix_fuse_overlayfs", |rig| posix_pass(rig, "fuse-overlayfs")),
+        support::test("fuse_diff::differential_fuse_overlayfs", |rig| {
+            differential(rig, "fuse-overlayfs")
+        }),
+        gated("fuse_diff::differential_nook", |rig| {
+            differential(rig, "nook")
+        }),
+        support::test("fuse_diff::posix_kernel_overlay", |rig| {
+            posix_pass(rig, "kernel")
+        }),
+        support::test("fuse_diff::posix_fuse_overlayfs", |rig| {
+            posix_pass(rig, "fuse-overlayfs")
+        }),
         gated("fuse_diff::posix_nook", |rig| posix_pass(rig, "nook")),
     ]
 }
@@ -76,10 +84,12 @@ fn agent_binary(rig: &Rig) -> PathBuf {
     let r = AGENT.get_or_init(|| {
         let dst = rig.dir().join("bin/nook-fsdiff-agent");
         let src = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        std::fs::copy(&src, &dst).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
+        std::fs::copy(&src, &dst)
+            .map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
         Ok(dst)
     });
-    r.clone().unwrap_or_else(|e| panic!("preparing the fsdiff agent: {e}"))
+    r.clone()
+        .unwrap_or_else(|e| panic!("preparing the fsdiff agent: {e}"))
 }
 
 /// A fresh work dir owned by the test user.
@@ -89,13 +99,19 @@ fn work_dir(rig: &Rig, label: &str) -> PathBuf {
     let dir = rig.dir().join(format!("fuse_diff-{label}-{n}"));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     let u = rig.user();
-    std::os::unix::fs::chown(&dir, Some(u.uid()), Some(u.gid())).unwrap_or_else(|e| panic!("chown {}: {e}", dir.display()));
+    std::os::unix::fs::chown(&dir, Some(u.uid()), Some(u.gid()))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", dir.display()));
     dir
 }
 
 fn agent(rig: &Rig, args: &[&str], timeout: Duration) -> support::Output {
     let bin = agent_binary(rig);
-    let mut cmd = rig.user().nook_cmd(&["unshare"]).arg(&bin).arg(agent::FLAG).timeout(timeout);
+    let mut cmd = rig
+        .user()
+        .nook_cmd(&["unshare"])
+        .arg(&bin)
+        .arg(agent::FLAG)
+        .timeout(timeout);
     for a in args {
         cmd = cmd.arg(a);
     }
@@ -105,8 +121,44 @@ fn agent(rig: &Rig, args: &[&str], timeout: Duration) -> support::Output {
 fn differential(rig: &Rig, subject: &str) {
     let work = work_dir(rig, subject);
     let nook = rig.user().nook_path().to_string_lossy().into_owned();
-    let out = agent(rig, &["diff", subject, &work.to_string_lossy(), &nook, SEEDS, OPS_PER_SEED, BUDGET_SECS], Duration::from_secs(150));
+    let out = agent(
+        rig,
+        &[
+            "diff",
+            subject,
+            &work.to_string_lossy(),
+            &nook,
+            SEEDS,
+            OPS_PER_SEED,
+            BUDGET_SECS,
+        ],
+        Duration::from_secs(150),
+    );
     eprintln!("{}", out.stdout());
+    if subject == "fuse-overlayfs" && out.code() == 1 {
+        let known = |l: &&str| {
+            allow::FUSE_OVERLAYFS_KNOWN_BUGS
+                .iter()
+                .find(|(_, needle, _)| l.contains(needle))
+        };
+        let divs: Vec<&str> = out
+            .stdout()
+            .lines()
+            .filter(|l| l.contains(": DIVERGENCE after"))
+            .collect();
+        let unknown: Vec<&&str> = divs.iter().filter(|l| known(l).is_none()).collect();
+        assert!(
+            unknown.is_empty(),
+            "fuse-overlayfs diverges from the kernel in a new way:\n{}",
+            out.stdout()
+        );
+        for l in &divs {
+            if let Some((id, _, why)) = known(l) {
+                eprintln!("!!!!!!!!!! KNOWN fuse-overlayfs 1.10 bug {id} ({why}): {l}");
+            }
+        }
+        return;
+    }
     assert!(
         out.success(),
         "kernel overlayfs and {subject} diverge (exit {}):\n{}\nstderr:\n{}",
@@ -114,15 +166,34 @@ fn differential(rig: &Rig, subject: &str) {
         out.stdout(),
         out.stderr()
     );
-    assert!(out.stdout().contains("kernel and"), "the agent compared nothing:\n{}", out.stdout());
+    assert!(
+        out.stdout().contains("kernel and"),
+        "the agent compared nothing:\n{}",
+        out.stdout()
+    );
 }
 
 fn posix_pass(rig: &Rig, subject: &str) {
     let work = work_dir(rig, &format!("posix-{subject}"));
     let nook = rig.user().nook_path().to_string_lossy().into_owned();
-    let out = agent(rig, &["posix", subject, &work.to_string_lossy(), &nook], Duration::from_secs(60));
-    assert!(out.success(), "posix pass on {subject} could not run (exit {}):\n{}\n{}", out.code(), out.stdout(), out.stderr());
+    let out = agent(
+        rig,
+        &["posix", subject, &work.to_string_lossy(), &nook],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.success(),
+        "posix pass on {subject} could not run (exit {}):\n{}\n{}",
+        out.code(),
+        out.stdout(),
+        out.stderr()
+    );
     let report = expected::judge(subject, out.stdout());
     eprintln!("{}", report.table);
-    assert!(report.unexpected.is_empty(), "posix pass on {subject}: unexpected results:\n{}\n\n{}", report.unexpected.join("\n"), report.table);
+    assert!(
+        report.unexpected.is_empty(),
+        "posix pass on {subject}: unexpected results:\n{}\n\n{}",
+        report.unexpected.join("\n"),
+        report.table
+    );
 }

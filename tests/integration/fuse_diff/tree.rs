@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 use super::allow;
 
 pub type Snapshot = BTreeMap<String, String>;
+/// (path, description, (dev, ino) when it has several links) while walking.
+type Entry = (String, String, Option<(u64, u64)>);
 
 /// Hex prefix of the SHA-256 of everything `r` yields (streamed).
 pub fn hash_reader(r: &mut impl Read) -> std::io::Result<String> {
@@ -80,7 +82,10 @@ pub fn xattrs(p: &Path) -> String {
         return format!("listxattr:{}", nix::errno::Errno::last());
     }
     let mut out = Vec::new();
-    for name in names[..n as usize].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+    for name in names[..n as usize]
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+    {
         let name_s = String::from_utf8_lossy(name).into_owned();
         if !name_s.starts_with("user.") || allow::private_xattr(&name_s) {
             continue;
@@ -88,8 +93,19 @@ pub fn xattrs(p: &Path) -> String {
         let cname = CString::new(name).unwrap_or_default();
         let mut val = vec![0u8; 4096];
         // SAFETY: valid strings and a buffer of the given length.
-        let len = unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), val.as_mut_ptr().cast(), val.len()) };
-        let v = if len < 0 { "?".into() } else { String::from_utf8_lossy(&val[..len as usize]).into_owned() };
+        let len = unsafe {
+            libc::lgetxattr(
+                c.as_ptr(),
+                cname.as_ptr(),
+                val.as_mut_ptr().cast(),
+                val.len(),
+            )
+        };
+        let v = if len < 0 {
+            "?".into()
+        } else {
+            String::from_utf8_lossy(&val[..len as usize]).into_owned()
+        };
         out.push(format!("{name_s}={v}"));
     }
     out.sort();
@@ -118,7 +134,9 @@ fn describe(p: &Path) -> (String, Option<(u64, u64)>) {
             Err(e) => s += &format!(" read-error={e}"),
         }
     } else if ft.is_symlink() {
-        let t = std::fs::read_link(p).map(|t| t.display().to_string()).unwrap_or_else(|e| format!("?{e}"));
+        let t = std::fs::read_link(p)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|e| format!("?{e}"));
         s += &format!(" -> {t}");
     }
     let x = xattrs(p);
@@ -129,8 +147,12 @@ fn describe(p: &Path) -> (String, Option<(u64, u64)>) {
     (s, link)
 }
 
-fn walk(root: &Path, rel: &str, out: &mut Vec<(String, String, Option<(u64, u64)>)>) {
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+fn walk(root: &Path, rel: &str, out: &mut Vec<Entry>) {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
     let mut names: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect(),
         Err(e) => {
@@ -140,10 +162,16 @@ fn walk(root: &Path, rel: &str, out: &mut Vec<(String, String, Option<(u64, u64)
     };
     names.sort();
     for name in names {
-        let child = if rel.is_empty() { name.to_string_lossy().into_owned() } else { format!("{rel}/{}", name.to_string_lossy()) };
+        let child = if rel.is_empty() {
+            name.to_string_lossy().into_owned()
+        } else {
+            format!("{rel}/{}", name.to_string_lossy())
+        };
         let p = root.join(&child);
         let (desc, link) = describe(&p);
-        let is_dir = std::fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = std::fs::symlink_metadata(&p)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
         out.push((child.clone(), desc, link));
         if is_dir {
             walk(root, &child, out);
@@ -152,7 +180,7 @@ fn walk(root: &Path, rel: &str, out: &mut Vec<(String, String, Option<(u64, u64)
 }
 
 /// Adds ` links=[a b]` to entries that share an inode with other visible paths.
-fn finish(entries: Vec<(String, String, Option<(u64, u64)>)>) -> Snapshot {
+fn finish(entries: Vec<Entry>) -> Snapshot {
     let mut groups: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
     for (path, _, link) in &entries {
         if let Some(k) = link {
@@ -199,14 +227,20 @@ pub fn diff(what: &str, a: &Snapshot, b: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
     for (k, va) in a {
         match b.get(k) {
-            None => out.push(format!("{what}: {k}: kernel has [{va}], subject has nothing")),
-            Some(vb) if vb != va => out.push(format!("{what}: {k}: kernel [{va}] vs subject [{vb}]")),
+            None => out.push(format!(
+                "{what}: {k}: kernel has [{va}], subject has nothing"
+            )),
+            Some(vb) if vb != va => {
+                out.push(format!("{what}: {k}: kernel [{va}] vs subject [{vb}]"))
+            }
             _ => {}
         }
     }
     for (k, vb) in b {
         if !a.contains_key(k) {
-            out.push(format!("{what}: {k}: subject has [{vb}], kernel has nothing"));
+            out.push(format!(
+                "{what}: {k}: subject has [{vb}], kernel has nothing"
+            ));
         }
     }
     out
