@@ -42,12 +42,26 @@ pub const KERNEL_EXDEV_DIR_RENAME: &str = "kernel-exdev-dir-rename";
 /// Divergences of fuse-overlayfs 1.10 that cannot be converged (state differs afterwards):
 /// (id, text the divergence line contains, what happens). Only the fuse-overlayfs test
 /// tolerates them; each one found is printed.
-pub const FUSE_OVERLAYFS_KNOWN_BUGS: &[(&str, &str, &str)] = &[(
+pub const FUSE_OVERLAYFS_KNOWN_BUGS: &[(&str, &str, &str)] = &[
+    (
     "fuse-overlayfs-opaque-leak",
     "opq/sub",
     "after ops under the opaque dir opq (from a middle layer), fuse-overlayfs shows opq/sub \
      from the bottom layer again (rmdir opq/sub: ENOTEMPTY where the kernel says ENOENT)",
-)];
+    ),
+    (
+        "fuse-overlayfs-whiteout-leak",
+        "gone/old",
+        "gone is whited out in the middle layer and recreated in the top one; fuse-overlayfs still \
+         sees the bottom layer's gone/old (O_CREAT|O_EXCL: EEXIST where the kernel creates it)",
+    ),
+    (
+        "fuse-overlayfs-fifo-eio",
+        "vs subject EIO",
+        "operations on fifos (utimensat of the lower data/fifo, lstat of a fifo after other ops) \
+         return EIO",
+    ),
+];
 
 /// fuse-overlayfs 1.10 also returns EXDEV for a lower-dir rename (as the kernel does); for
 /// nook's union that is a failure (issue 6: never EXDEV to the container).
