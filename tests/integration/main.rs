@@ -16,6 +16,7 @@ mod bench_seed;
 mod cli;
 mod completion;
 mod fake_registry;
+mod fuse_diff;
 mod import;
 mod keeper;
 mod layer_apply;
@@ -35,6 +36,9 @@ mod store;
 mod system;
 
 fn main() -> std::process::ExitCode {
+    if let Some(code) = fuse_diff::agent::maybe_run() {
+        return code;
+    }
     let args = libtest_mimic::Arguments::from_args();
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
@@ -58,6 +62,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
+    tests.extend(fuse_diff::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
