@@ -57,12 +57,16 @@ pub enum DiffSource<'a> {
 }
 
 /// How a layer is written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LayerOptions {
     pub compression: Compression,
     /// No mtime in the layer later than this (seconds since the epoch): `SOURCE_DATE_EPOCH`
     /// or `--timestamp`.
     pub timestamp: Option<i64>,
+    /// The container's mount destinations, relative (`etc/hosts`, `proc`): left out of the
+    /// layer when they are an empty file or an empty directory — the stubs the runtime made
+    /// to mount onto, not the container's work.
+    pub mount_points: Vec<Vec<u8>>,
 }
 
 impl Default for LayerOptions {
@@ -70,6 +74,49 @@ impl Default for LayerOptions {
         LayerOptions {
             compression: Compression::Gzip,
             timestamp: None,
+            mount_points: Vec::new(),
+        }
+    }
+}
+
+impl LayerOptions {
+    /// Takes absolute mount destinations (`/etc/hosts`) as [`LayerOptions::mount_points`].
+    pub fn with_mount_points<'a>(
+        mut self,
+        destinations: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.mount_points = destinations
+            .into_iter()
+            .filter_map(|d| crate::image::layer::fsops::clean(d.as_bytes(), true))
+            .filter(|c| !c.is_empty())
+            .map(|c| crate::image::layer::fsops::join(&c))
+            .collect();
+        self.mount_points.sort();
+        self
+    }
+
+    /// True when `name` (at `rel`, stat `st`) in directory `parent` is a mount-point stub.
+    pub(crate) fn is_stub(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &std::ffi::CStr,
+        rel: &[u8],
+        st: &nix::sys::stat::FileStat,
+    ) -> bool {
+        if self
+            .mount_points
+            .binary_search_by(|m| m.as_slice().cmp(rel))
+            .is_err()
+        {
+            return false;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => st.st_size == 0,
+            libc::S_IFDIR => openat(parent, name, upper::dir_flags(), Mode::empty())
+                .ok()
+                .and_then(|fd| sorted_names(std::os::fd::AsFd::as_fd(&fd)).ok())
+                .is_some_and(|n| n.is_empty()),
+            _ => false,
         }
     }
 }
@@ -156,11 +203,11 @@ pub fn commit_layer(
     let layer = write_layer(store, "commit", opts.compression, |out| {
         let mut tar = LayerTar::new(out, opts.timestamp);
         match source {
-            DiffSource::Upper(dir) => upper::write_upper(dir, &mut tar)?,
+            DiffSource::Upper(dir) => upper::write_upper(dir, opts, &mut tar)?,
             DiffSource::Tree {
                 root,
                 lowers_top_first,
-            } => tree::write_tree_diff(root, lowers_top_first, &mut tar)?,
+            } => tree::write_tree_diff(root, lowers_top_first, opts, &mut tar)?,
         }
         entries = tar.entries();
         tar.finish()

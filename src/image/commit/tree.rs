@@ -25,7 +25,7 @@ use nix::sys::stat::{fstat, fstatat, FileStat, Mode};
 
 use super::tar_writer::{proc_path, LayerTar};
 use super::upper::dir_flags;
-use super::DiffError;
+use super::{DiffError, LayerOptions};
 use crate::image::layer::fsops;
 use crate::image::layer::whiteout::is_whiteout;
 use crate::image::layer::xattr::{get_xattr, list_xattrs, XattrOf};
@@ -36,6 +36,7 @@ const OPAQUE: [&CStr; 2] = [c"user.overlay.opaque", c"trusted.overlay.opaque"];
 pub fn write_tree_diff<W: Write>(
     tree: &Path,
     lowers_top_first: &[PathBuf],
+    opts: &LayerOptions,
     tar: &mut LayerTar<W>,
 ) -> Result<(), DiffError> {
     let root = super::open_dir_path(tree)?;
@@ -48,7 +49,11 @@ pub fn write_tree_diff<W: Write>(
             break;
         }
     }
-    let mut walk = Walk { top: tree, tar };
+    let mut walk = Walk {
+        top: tree,
+        opts,
+        tar,
+    };
     walk.dir(root.as_fd(), &lowers, b"")
 }
 
@@ -67,6 +72,7 @@ enum Lower {
 
 struct Walk<'a, W: Write> {
     top: &'a Path,
+    opts: &'a LayerOptions,
     tar: &'a mut LayerTar<W>,
 }
 
@@ -129,6 +135,7 @@ impl<W: Write> Walk<'_, W> {
                 .map_err(|e| self.err("reading", &child, e))?;
             let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
             let changed = match lower {
+                None if self.opts.is_stub(tree, name, &child, &st) => continue,
                 None => true,
                 Some((i, lst)) => !self.same(tree, &lowers[i], name, &st, lst, &child)?,
             };

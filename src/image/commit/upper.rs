@@ -17,16 +17,20 @@ use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, Mode};
 
 use super::tar_writer::LayerTar;
-use super::DiffError;
+use super::{DiffError, LayerOptions};
 use crate::image::layer::whiteout::is_whiteout;
 use crate::image::layer::xattr::{get_xattr, XattrOf};
 
 const OPAQUE: [&std::ffi::CStr; 2] = [c"user.overlay.opaque", c"trusted.overlay.opaque"];
 
 /// Writes the changes held in the overlay upper directory `upper` to `tar`.
-pub fn write_upper<W: Write>(upper: &Path, tar: &mut LayerTar<W>) -> Result<(), DiffError> {
+pub fn write_upper<W: Write>(
+    upper: &Path,
+    opts: &LayerOptions,
+    tar: &mut LayerTar<W>,
+) -> Result<(), DiffError> {
     let root = super::open_dir_path(upper)?;
-    dir(upper, root.as_fd(), b"", tar)
+    dir(upper, opts, root.as_fd(), b"", tar)
 }
 
 pub(super) fn dir_flags() -> OFlag {
@@ -35,6 +39,7 @@ pub(super) fn dir_flags() -> OFlag {
 
 fn dir<W: Write>(
     top: &Path,
+    opts: &LayerOptions,
     fd: BorrowedFd<'_>,
     rel: &[u8],
     tar: &mut LayerTar<W>,
@@ -49,6 +54,9 @@ fn dir<W: Write>(
                 .map_err(|e| err("writing the whiteout of", &child, e))?;
             continue;
         }
+        if opts.is_stub(fd, &name, &child, &st) {
+            continue;
+        }
         tar.node(fd, &name, &child, &st)
             .map_err(|e| err("archiving", &child, e))?;
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
@@ -61,7 +69,7 @@ fn dir<W: Write>(
                 tar.opaque(&child, st.st_mtime)
                     .map_err(|e| err("writing the opaque marker of", &child, e))?;
             }
-            dir(top, sub.as_fd(), &child, tar)?;
+            dir(top, opts, sub.as_fd(), &child, tar)?;
         }
     }
     Ok(())
