@@ -14,6 +14,7 @@ mod archive;
 mod attach;
 mod bench_seed;
 mod cli;
+mod commit;
 mod completion;
 mod fake_registry;
 mod fuse_diff;
@@ -49,6 +50,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(pull::tests());
     tests.extend(push::tests());
     tests.extend(import::tests());
+    tests.extend(commit::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());
