@@ -102,7 +102,11 @@ impl Journal {
         push_field(&mut common, "CONTAINER_ID", short.as_bytes());
         push_field(&mut common, "CONTAINER_ID_FULL", setup.id.as_bytes());
         push_field(&mut common, "CONTAINER_NAME", setup.name.as_bytes());
-        push_field(&mut common, "SYSLOG_IDENTIFIER", setup.identifier.as_bytes());
+        push_field(
+            &mut common,
+            "SYSLOG_IDENTIFIER",
+            setup.identifier.as_bytes(),
+        );
         if let Some(tag) = &setup.tag {
             push_field(&mut common, "CONTAINER_TAG", tag.as_bytes());
         }

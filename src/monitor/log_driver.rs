@@ -114,11 +114,13 @@ impl LogOpts {
 /// A `--log-driver`/`--log-opt` value nook cannot use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LogConfigError {
-    #[error("invalid --log-driver \"{0}\": use k8s-file, json-file, journald, passthrough or none")]
+    #[error(
+        "invalid --log-driver \"{0}\": use k8s-file, json-file, journald, passthrough or none"
+    )]
     Driver(String),
     #[error("invalid --log-opt \"{0}\": use max-size=SIZE, max-file=N, path=FILE or tag=TAG")]
     Opt(String),
-    #[error("invalid --log-opt max-size \"{0}\": use a size such as 10mb, 512k or 1g (at least 8192 bytes)")]
+    #[error("invalid --log-opt max-size \"{0}\": use a size such as 10mb, 512k or 1g")]
     Size(String),
     #[error("invalid --log-opt max-file \"{0}\": use a whole number of at least 1")]
     MaxFile(String),
@@ -160,7 +162,7 @@ pub fn apply_opt(opts: &mut LogOpts, opt: &str) -> Result<(), LogConfigError> {
     match key {
         "max-size" | "max_size" => {
             let size = parse_size(value)
-                .filter(|s| *s >= 8192)
+                .filter(|s| *s > 0)
                 .ok_or_else(|| LogConfigError::Size(value.to_string()))?;
             opts.max_size = Some(size);
         }
@@ -295,18 +297,35 @@ impl FileLog {
 
     pub fn write(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
         let now = crate::store::time::now_rfc3339();
-        let bytes = if self.json {
-            logs::encode_json(&now, stream, data)
-        } else {
-            logs::encode(&now, stream, data)
+        let json = self.json;
+        let encode = |piece: &[u8]| {
+            if json {
+                logs::encode_json(&now, stream, piece)
+            } else {
+                logs::encode(&now, stream, piece)
+            }
         };
-        if let Some(max) = self.max_size {
-            if self.written > 0 && self.written + bytes.len() as u64 > max {
+        let Some(max) = self.max_size else {
+            let bytes = encode(data);
+            self.file.write_all(&bytes)?;
+            self.written += bytes.len() as u64;
+            return Ok(());
+        };
+        // Entry by entry, so a rotation falls between two of them.
+        let mut out = Vec::new();
+        for piece in data.split_inclusive(|b| *b == b'\n') {
+            let entry = encode(piece);
+            if self.written + (out.len() + entry.len()) as u64 > max
+                && self.written + out.len() as u64 > 0
+            {
+                self.file.write_all(&out)?;
+                out.clear();
                 self.rotate()?;
             }
+            out.extend_from_slice(&entry);
         }
-        self.file.write_all(&bytes)?;
-        self.written += bytes.len() as u64;
+        self.file.write_all(&out)?;
+        self.written += out.len() as u64;
         Ok(())
     }
 
@@ -358,18 +377,28 @@ mod tests {
     #[test]
     fn log_opts_parse_and_refuse_with_the_key_named() {
         let mut o = LogOpts::default();
-        for opt in ["max-size=10mb", "max-file=3", "path=/tmp/x.log", "tag={{.Name}}"] {
+        for opt in [
+            "max-size=10mb",
+            "max-file=3",
+            "path=/tmp/x.log",
+            "tag={{.Name}}",
+        ] {
             apply_opt(&mut o, opt).expect(opt);
         }
         assert_eq!(o.max_size, Some(10_000_000));
         assert_eq!(o.max_file, Some(3));
         assert_eq!(o.path.as_deref(), Some("/tmp/x.log"));
         assert_eq!(
-            expand_tag(o.tag.as_deref().unwrap_or(""), "abcdef0123456789", "web", "i"),
+            expand_tag(
+                o.tag.as_deref().unwrap_or(""),
+                "abcdef0123456789",
+                "web",
+                "i"
+            ),
             "web"
         );
         assert!(matches!(
-            apply_opt(&mut o, "max-size=1k"),
+            apply_opt(&mut o, "max-size=0"),
             Err(LogConfigError::Size(_))
         ));
         assert!(matches!(

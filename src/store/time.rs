@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(d("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(d("300ms"), Some(Duration::from_millis(300)));
         assert_eq!(d("0"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("-2s"), Some((true, Duration::from_secs(2))));
+        assert_eq!(
+            parse_go_duration("-2s"),
+            Some((true, Duration::from_secs(2)))
+        );
         for bad in ["", "10", "m", "10x", "1h30"] {
             assert_eq!(parse_go_duration(bad), None, "{bad}");
         }

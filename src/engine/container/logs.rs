@@ -111,7 +111,11 @@ fn no_logs(driver: LogDriver) -> ContainerError {
     ))
 }
 
-fn source(store: &Store, rec: ContainerRecord, prefix: Option<String>) -> Result<Source, ContainerError> {
+fn source(
+    store: &Store,
+    rec: ContainerRecord,
+    prefix: Option<String>,
+) -> Result<Source, ContainerError> {
     let config = load_config(&rec)?;
     let reader = match config.log_driver {
         LogDriver::None | LogDriver::Passthrough => return Err(no_logs(config.log_driver)),
@@ -345,7 +349,14 @@ pub fn logs(
         shown.sort_by_key(|(t, _, _)| *t);
     }
     for (_, i, line) in &shown {
-        emit(sources[*i].prefix.as_deref(), line, opts.timestamps, out, err).map_err(io)?;
+        emit(
+            sources[*i].prefix.as_deref(),
+            line,
+            opts.timestamps,
+            out,
+            err,
+        )
+        .map_err(io)?;
     }
     out.flush().map_err(io)?;
     err.flush().map_err(io)?;
@@ -418,7 +429,10 @@ mod tests {
         assert_eq!(cursor.as_deref(), Some("s=1;i=2"));
         let binary = br#"{"__REALTIME_TIMESTAMP":"1","MESSAGE":[104,105],"PRIORITY":"6"}"#;
         let (e, cursor) = journal_entry(binary).expect("parses");
-        assert_eq!((e.text.as_slice(), e.stream, cursor), (&b"hi"[..], Stream::Stdout, None));
+        assert_eq!(
+            (e.text.as_slice(), e.stream, cursor),
+            (&b"hi"[..], Stream::Stdout, None)
+        );
         assert!(journal_entry(b"{}").is_none());
     }
 }
