@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Logging overhead, rootless, nook only: a container printing 100k lines (`seq 1 100000`, run
-# -d then wait) with each file driver and with `none` (the cost of logging is the difference),
+# Logging overhead, rootless, nook only: a detached container printing 100k lines (`seq 1
+# 100000`, run -d then wait; a foreground run writes no log) with each file driver and with `none` (the cost of logging is the difference),
 # and reading them back (`nook logs C | wc -l`). Medians from hyperfine.
 #
 #   sudo bench/logging.sh             # BENCH_RUNS=10 by default
@@ -21,13 +21,6 @@ median() { # hyperfine json
 {
     echo "| what | nook median |"
     echo "|---|---|"
-    for driver in none k8s-file json-file; do
-        json="$work/out/log-run-$driver.json"
-        as_user hyperfine -N --style basic --export-json "$json" --warmup 1 --runs "$runs" \
-            --prepare "$nook rm -f --ignore lg" \
-            "$nook run --name lg --log-driver $driver localhost/bench-busybox:1 seq 1 100000" >&2
-        echo "| \`run\` of \`seq 1 100000\` (foreground, $driver) | $(median "$json") ms |"
-    done
     for driver in none k8s-file json-file; do
         json="$work/out/log-rund-$driver.json"
         as_user hyperfine -N --style basic --export-json "$json" --warmup 1 --runs "$runs" \
