@@ -102,6 +102,12 @@ pub struct CreateArgs {
     /// Key sequence for detaching from the container (ctrl-<value> or a character, comma separated)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    /// Logging driver: k8s-file (default), json-file, journald, passthrough or none
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Logging driver options: max-size=SIZE, max-file=N, path=FILE, tag=TAG
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opt: Vec<String>,
     /// Pull the image for this platform (os/arch[/variant])
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
@@ -204,6 +210,14 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
     if let Some(keys) = &args.detach_keys {
         crate::monitor::keys::parse(keys)?;
     }
+    let log_driver = match &args.log_driver {
+        Some(d) => Some(crate::monitor::log_driver::LogDriver::parse(d)?),
+        None => None,
+    };
+    let mut log_opts = crate::monitor::log_driver::LogOpts::default();
+    for opt in &args.log_opt {
+        crate::monitor::log_driver::apply_opt(&mut log_opts, opt)?;
+    }
     let platform =
         match &args.platform {
             Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
@@ -231,6 +245,7 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             authfile: None,
         },
         replace: args.replace,
+        log_driver,
         config: CreateConfig {
             workdir: args.workdir.clone().unwrap_or_default(),
             user: args.user.clone().unwrap_or_default(),
@@ -250,6 +265,7 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             stop_signal: args.stop_signal.clone(),
             restart_policy,
             detach_keys: args.detach_keys.clone(),
+            log_opts,
             ..Default::default()
         },
     })

@@ -4,7 +4,8 @@
 use clap::Args;
 
 use super::args::GlobalOptions;
-use crate::engine::container::lifecycle::{self, LogsOptions, DEFAULT_STOP_TIMEOUT};
+use crate::engine::container::lifecycle::{self, DEFAULT_STOP_TIMEOUT};
+use crate::engine::container::logs::{self as engine_logs, LogsOptions};
 use crate::engine::container::ContainerError;
 use crate::store::{Store, StoreError};
 
@@ -60,8 +61,18 @@ pub struct LogsArgs {
     /// Output the timestamps in the log
     #[arg(short, long)]
     pub timestamps: bool,
-    /// The container
-    pub container: String,
+    /// Show logs since TIMESTAMP (RFC3339, Unix timestamp, or a Go duration such as 10m ago)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub since: Option<String>,
+    /// Show logs until TIMESTAMP (RFC3339, Unix timestamp, or a Go duration from now)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub until: Option<String>,
+    /// Prefix lines with container names instead of ids (several containers)
+    #[arg(short, long)]
+    pub names: bool,
+    /// The containers
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 fn not_found(e: &ContainerError) -> bool {
@@ -137,15 +148,31 @@ pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
     })
 }
 
+/// A `--since`/`--until` value as Podman reads it.
+fn input_time(flag: &str, text: &str, since: bool) -> anyhow::Result<std::time::SystemTime> {
+    crate::store::time::parse_input_time(text, since, std::time::SystemTime::now()).ok_or_else(|| {
+        anyhow::anyhow!("invalid {flag} \"{text}\": unable to interpret time value; use RFC3339 (2024-05-01T10:00:00Z), a Unix timestamp or a Go duration such as 10m or 1h30m")
+    })
+}
+
 pub fn logs(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
-    let store = Store::open(&super::store_options(global))?;
     let opts = LogsOptions {
         follow: args.follow,
         // Podman: a negative --tail means all lines.
         tail: args.tail.and_then(|n| usize::try_from(n).ok()),
         timestamps: args.timestamps,
+        since: match &args.since {
+            Some(t) => Some(input_time("--since", t, true)?),
+            None => None,
+        },
+        until: match &args.until {
+            Some(t) => Some(input_time("--until", t, false)?),
+            None => None,
+        },
+        names: args.names,
     };
+    let store = Store::open(&super::store_options(global))?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    lifecycle::logs(&store, &args.container, &opts, &mut out, &mut err)?;
+    engine_logs::logs(&store, &args.containers, &opts, &mut out, &mut err)?;
     Ok(0)
 }

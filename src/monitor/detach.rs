@@ -1,4 +1,5 @@
-//! Turning the freshly forked monitor into a daemon: its name, stdio on `/dev/null`, no
+//! Turning the freshly forked monitor into a daemon: its name, stdio on `/dev/null` (but the
+//! output with the `passthrough` log driver), no
 //! inherited descriptors but the ones it keeps, no blocked signals, `/` as working directory.
 
 use std::os::fd::{AsRawFd, RawFd};
@@ -7,12 +8,14 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
 
-/// Detaches this process (already in its own session) for container `id`, keeping `keep`.
-pub fn become_monitor(id: &str, keep: &[RawFd], chdir_root: bool) {
+/// Detaches this process (already in its own session) for container `id`, keeping `keep`
+/// and, with `keep_output` (the `passthrough` log driver), its stdout and stderr.
+pub fn become_monitor(id: &str, keep: &[RawFd], chdir_root: bool, keep_output: bool) {
     super::proc::set_title("nook-monitor", &format!("nook-monitor {id}"));
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
-        for target in 0..=2 {
+        let last = if keep_output { 0 } else { 2 };
+        for target in 0..=last {
             // SAFETY: dup2 of a valid descriptor onto a standard one.
             unsafe { libc::dup2(null.as_raw_fd(), target) };
         }

@@ -1,13 +1,14 @@
-//! Container logs in Podman's `k8s-file` format, one entry per line:
+//! Container log files. Podman's `k8s-file` format, one entry per line:
 //! `<RFC3339Nano> stdout|stderr F|P <text>` (`F` ends a line, `P` is a partial line: the
-//! container wrote text without a newline yet). The monitor appends to
-//! `<graphroot>/containers/<id>/userdata/ctr.log` (removed with the container); `nook logs`
-//! reads it back ([`parse_line`], [`Line`] assembly, [`tail`]) and follows it.
+//! container wrote text without a newline yet), and Docker's `json-file` format,
+//! `{"log":"text\n","stream":"stdout","time":"<RFC3339Nano>"}` (a partial line's `log` has no
+//! newline). The monitor appends to `<graphroot>/containers/<id>/userdata/ctr.log` (removed
+//! with the container) or the `path=` log option ([`super::log_driver`] writes and rotates);
+//! `nook logs` reads either format back ([`parse_line`] tells them apart per line, [`Line`]
+//! assembly, [`tail`]) and follows it.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::store::Store;
 
@@ -36,35 +37,6 @@ impl Stream {
     }
 }
 
-/// Appends entries to a container's log file.
-#[derive(Debug)]
-pub struct LogWriter {
-    file: File,
-}
-
-impl LogWriter {
-    /// Opens (creating, mode 0600) the log file for appending.
-    pub fn open(path: &Path) -> io::Result<LogWriter> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
-        Ok(LogWriter { file })
-    }
-
-    /// Logs what one read returned: each complete line as an `F` entry, a trailing fragment
-    /// as a `P` entry.
-    pub fn write(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
-        let now = crate::store::time::now_rfc3339();
-        self.file.write_all(&encode(&now, stream, data))
-    }
-}
-
 /// The entries for `data` read from `stream` at time `now`.
 pub fn encode(now: &str, stream: Stream, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 48);
@@ -82,6 +54,57 @@ pub fn encode(now: &str, stream: Stream, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The `json-file` entries for `data` read from `stream` at time `now` (invalid UTF-8
+/// becomes U+FFFD, as Docker writes it).
+pub fn encode_json(now: &str, stream: Stream, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (text, next) = match rest.iter().position(|b| *b == b'\n') {
+            Some(i) => (&rest[..=i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        let entry = serde_json::json!({
+            "log": String::from_utf8_lossy(text),
+            "stream": stream.as_str(),
+            "time": now,
+        });
+        if let Ok(line) = serde_json::to_vec(&entry) {
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+        }
+        rest = next;
+    }
+    out
+}
+
+/// Parses one `json-file` line.
+fn parse_json_line(line: &[u8]) -> Option<Entry> {
+    #[derive(serde::Deserialize)]
+    struct Json {
+        log: String,
+        stream: String,
+        time: String,
+    }
+    let j: Json = serde_json::from_slice(line).ok()?;
+    let stream = match j.stream.as_str() {
+        "stdout" => Stream::Stdout,
+        "stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    let mut text = j.log.into_bytes();
+    let partial = text.last() != Some(&b'\n');
+    if !partial {
+        text.pop();
+    }
+    Some(Entry {
+        time: j.time,
+        stream,
+        partial,
+        text,
+    })
+}
+
 /// One parsed log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -92,8 +115,12 @@ pub struct Entry {
     pub text: Vec<u8>,
 }
 
-/// Parses one log file line (without its newline); `None` for a malformed one.
+/// Parses one log file line (without its newline), `k8s-file` or `json-file` (starting with
+/// `{`); `None` for a malformed one.
 pub fn parse_line(line: &[u8]) -> Option<Entry> {
+    if line.first() == Some(&b'{') {
+        return parse_json_line(line);
+    }
     let mut parts = line.splitn(4, |b| *b == b' ');
     let time = std::str::from_utf8(parts.next()?).ok()?.to_string();
     let stream = match parts.next()? {
@@ -230,6 +257,26 @@ mod tests {
         let mut out = Vec::new();
         render(&last[0], true, &mut out).expect("render");
         assert_eq!(String::from_utf8_lossy(&out), format!("{T} next\n"));
+    }
+
+    #[test]
+    fn json_lines_are_dockers_and_read_back() {
+        let out = encode_json(T, Stream::Stderr, b"a \"q\"\npart");
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text,
+            format!(
+                "{{\"log\":\"a \\\"q\\\"\\n\",\"stream\":\"stderr\",\"time\":\"{T}\"}}\n{{\"log\":\"part\",\"stream\":\"stderr\",\"time\":\"{T}\"}}\n"
+            )
+        );
+        let (entries, used) = parse_chunk(&out);
+        assert_eq!(used, out.len());
+        assert_eq!(entries[0].text, b"a \"q\"");
+        assert!(!entries[0].partial);
+        assert_eq!(entries[1].text, b"part");
+        assert!(entries[1].partial);
+        assert_eq!(entries[1].stream, Stream::Stderr);
+        assert_eq!(entries[1].time, T);
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! 2. records its own pid and the container's in the record (state `running`) and reports the
 //!    container pid, or the runtime's exact error and exit code (125/126/127), as one JSON
 //!    line on the sync pipe; [`launch`] returns that report to the CLI;
-//! 3. appends everything the container writes to the `k8s-file` log ([`logs`]) and serves
+//! 3. logs everything the container writes by its log driver ([`log_driver`]: `k8s-file`
+//!    or `json-file` files ([`logs`]), the journal ([`journal`]); with `passthrough` the
+//!    container writes to the CLI's own stdout/stderr, kept open for it) and serves
 //!    the attach socket ([`attach`]: output to clients, their stdin to the container with `-i`,
 //!    window sizes; [`client`] is the CLI's side, [`keys`] its detach keys);
 //! 4. when the container ends (a pidfd), writes the exit file ([`exit`]) and records the exit;
@@ -29,7 +31,9 @@ pub mod attach;
 pub mod client;
 mod detach;
 pub mod exit;
+pub mod journal;
 pub mod keys;
+pub mod log_driver;
 pub mod logs;
 pub mod proc;
 mod pump;
@@ -76,6 +80,8 @@ pub struct Job<'a> {
     pub launch: LaunchOptions,
     /// Whether to start it again after it exits.
     pub restart: restart::RestartPolicy,
+    /// Where its output goes.
+    pub log: log_driver::LogSetup,
     /// Runs in the monitor after the exit is recorded (or the start failed): unmount, `--rm`.
     pub cleanup: Box<dyn FnOnce(&Store) + 'a>,
 }

@@ -14,7 +14,8 @@ use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
 use super::attach::{self, Frame};
-use super::logs::{LogWriter, Stream};
+use super::log_driver::LogSink;
+use super::logs::Stream;
 use super::proc;
 
 /// The container side of one run: where its output comes from and its input goes.
@@ -142,7 +143,7 @@ fn set_window_size(tty: BorrowedFd<'_>, rows: u16, cols: u16) {
 fn copy_out(
     fd: BorrowedFd<'_>,
     stream: Stream,
-    log: &mut LogWriter,
+    log: &mut LogSink,
     server: &mut Server,
     buf: &mut [u8],
 ) -> bool {
@@ -213,7 +214,7 @@ enum Slot {
 
 /// Runs until the container exits, then sends what it still wrote and closes the clients;
 /// returns its exit code.
-pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogWriter) -> i32 {
+pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogSink) -> i32 {
     for (fd, _) in &io.sources {
         set_nonblocking(fd.as_fd());
     }

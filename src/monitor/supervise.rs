@@ -6,7 +6,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::exit::{self, ExitStatus};
-use super::logs::{self, LogWriter, Stream};
+use super::log_driver::{LogDriver, LogSink};
+use super::logs::Stream;
 use super::pump::{self, ContainerIo, Server};
 use super::{attach, detach, proc, restart, Job, Report};
 use crate::engine::container::start::set_state;
@@ -25,7 +26,8 @@ pub fn send_report(sync: &OwnedFd, report: &Report) {
 pub fn run(job: Job<'_>, sync: OwnedFd) -> ! {
     let paths = job.store.paths();
     let absolute = paths.graph_root.is_absolute() && paths.run_root.is_absolute();
-    detach::become_monitor(&job.id, &[sync.as_raw_fd()], absolute);
+    let passthrough = job.log.driver == LogDriver::Passthrough;
+    detach::become_monitor(&job.id, &[sync.as_raw_fd()], absolute, passthrough);
     let code = supervise(job, sync);
     // SAFETY: leaves without the CLI's exit handlers (they belong to the process we forked from).
     unsafe { libc::_exit(code) }
@@ -39,11 +41,13 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         bundle,
         mut launch,
         restart,
+        log: log_setup,
         cleanup,
     } = job;
     exit::remove(store, &id);
     restart::allow(store, &id);
-    launch.pipes = true;
+    // passthrough: the container inherits the monitor's stdout/stderr (the CLI's).
+    launch.pipes = log_setup.driver != LogDriver::Passthrough;
     let failed = |message: String, code: i32, cleanup: Box<dyn FnOnce(&Store) + '_>| {
         finish(store, &id, code, Some(message.clone()));
         cleanup(store);
@@ -56,11 +60,18 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         );
         code
     };
-    let log_path = logs::log_path(store, &id);
-    let mut log = match LogWriter::open(&log_path) {
+    let mut log = match LogSink::open(&log_setup) {
         Ok(l) => l,
         Err(e) => {
-            let msg = format!("opening the container log {}: {e}", log_path.display());
+            let what = match log_setup.driver {
+                LogDriver::Journald => super::journal::socket_path(),
+                _ => log_setup.path.clone(),
+            };
+            let msg = format!(
+                "opening the container log ({} driver) {}: {e}",
+                log_setup.driver.as_str(),
+                what.display()
+            );
             return failed(msg, crate::error::EXIT_ENGINE, cleanup);
         }
     };

@@ -9,6 +9,9 @@
 //! [engine]
 //! cgroup_manager = "cgroupfs"   # "systemd" | "cgroupfs" | "disabled"; unset = detect
 //! log_level = "warn"            # "trace" | "debug" | "info" | "warn" | "error"
+//! [containers]
+//! log_driver = "k8s-file"       # the default --log-driver (containers.conf's key)
+//! log_size_max = "10mb"         # the default --log-opt max-size (unset: no limit)
 //! ```
 //!
 //! Unknown sections or keys are an error naming the file, the line and the key, so typos do not
@@ -137,12 +140,23 @@ pub struct EngineConfig {
     pub log_level: Option<LogLevel>,
 }
 
+/// `[containers]`: defaults for new containers (containers.conf's keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainersConfig {
+    /// The default `--log-driver` (validated when a container is created).
+    pub log_driver: Option<String>,
+    /// The default `--log-opt max-size`.
+    pub log_size_max: Option<String>,
+}
+
 /// The merged configuration. `None` means "not configured: detect or use the default".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NookConfig {
     pub storage: StorageConfig,
     pub engine: EngineConfig,
+    pub containers: ContainersConfig,
 }
 
 impl NookConfig {
@@ -182,6 +196,9 @@ impl NookConfig {
         let e = other.engine;
         self.engine.cgroup_manager = e.cgroup_manager.or(self.engine.cgroup_manager);
         self.engine.log_level = e.log_level.or(self.engine.log_level);
+        let c = other.containers;
+        self.containers.log_driver = c.log_driver.or(self.containers.log_driver.take());
+        self.containers.log_size_max = c.log_size_max.or(self.containers.log_size_max.take());
     }
 
     /// The log level, `warn` unless configured.

@@ -77,6 +77,81 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
+/// Parses a Go duration (`300ms`, `10m`, `1h30m`, `1.5h`, `-2s`; units ns, us, µs, ms, s, m,
+/// h; a bare `0`); `None` when malformed. Negative durations come back as `(true, d)`.
+pub fn parse_go_duration(s: &str) -> Option<(bool, Duration)> {
+    let (negative, mut rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some((negative, Duration::ZERO));
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut nanos: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&i| i > 0)?;
+        let value: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit: f64 = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        nanos += value * unit;
+        rest = &rest[unit_end..];
+    }
+    (nanos.is_finite() && nanos < u64::MAX as f64)
+        .then(|| (negative, Duration::from_nanos(nanos as u64)))
+}
+
+/// Parses a time as Podman's `--since`/`--until` take it (its `ParseInputTime`): RFC 3339
+/// (fractions optional), `2006-01-02T15:04:05` (UTC), `2006-01-02`, `2006-01-02Z07:00`, a Unix
+/// timestamp (`1714557600`, `1714557600.5`), or a Go duration relative to `now` — before it
+/// for `since`, after it otherwise (as Podman computes it).
+pub fn parse_input_time(s: &str, since: bool, now: SystemTime) -> Option<SystemTime> {
+    let s = s.trim();
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    if s.len() >= 19 {
+        if let Some(t) = parse_rfc3339(&format!("{s}Z")) {
+            return Some(t);
+        }
+    }
+    if s.len() >= 10 && s.as_bytes().get(4) == Some(&b'-') {
+        let (date, zone) = s.split_at(10);
+        let zone = if zone.is_empty() { "Z" } else { zone };
+        if let Some(t) = parse_rfc3339(&format!("{date}T00:00:00{zone}")) {
+            return Some(t);
+        }
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(UNIX_EPOCH + Duration::from_secs_f64(secs));
+        }
+    }
+    let (negative, d) = parse_go_duration(s)?;
+    // Podman: since = now - d, until = now + d (a negative duration flips the sign).
+    if since != negative {
+        now.checked_sub(d)
+    } else {
+        now.checked_add(d)
+    }
+}
+
 // Howard Hinnant's civil-date algorithms.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -110,6 +185,40 @@ mod tests {
         assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
         let t = UNIX_EPOCH + Duration::new(951_782_400, 5); // 2000-02-29
         assert_eq!(format_rfc3339(t), "2000-02-29T00:00:00.000000005Z");
+    }
+
+    #[test]
+    fn go_durations_and_input_times_parse_like_podman() {
+        let d = |s| parse_go_duration(s).map(|(_, d)| d);
+        assert_eq!(d("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(d("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(d("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(d("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(d("0"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_go_duration("-2s"),
+            Some((true, Duration::from_secs(2)))
+        );
+        for bad in ["", "10", "m", "10x", "1h30"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+        let now = UNIX_EPOCH + Duration::from_secs(1_714_557_600);
+        let t = |s, since| parse_input_time(s, since, now);
+        assert_eq!(t("10m", true), Some(now - Duration::from_secs(600)));
+        assert_eq!(t("10m", false), Some(now + Duration::from_secs(600)));
+        assert_eq!(t("1714557600", true), Some(now));
+        assert_eq!(
+            t("1714557600.5", true),
+            Some(now + Duration::from_millis(500))
+        );
+        assert_eq!(t("2024-05-01T10:00:00Z", true), Some(now));
+        assert_eq!(t("2024-05-01T10:00:00", true), Some(now));
+        assert_eq!(t("2024-05-01T12:00:00+02:00", true), Some(now));
+        assert_eq!(
+            t("2024-05-01", true),
+            Some(now - Duration::from_secs(10 * 3600))
+        );
+        assert_eq!(t("yesterday", true), None);
     }
 
     #[test]

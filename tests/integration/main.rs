@@ -22,6 +22,7 @@ mod import;
 mod keeper;
 mod layer_apply;
 mod lifecycle;
+mod logging;
 mod monitor;
 mod packaging;
 mod pull;
@@ -61,6 +62,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(run::tests());
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
+    tests.extend(logging::tests());
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());

@@ -2,7 +2,7 @@
 //! call back into `nook` on every TAB as `NOOK_COMPLETE=<shell> nook -- WORDS...`, and
 //! [`complete_if_requested`], first thing in `cli::main`, answers from the clap tree
 //! (clap_complete's dynamic engine) with container, image and volume names read from the
-//! store's record files, `--network` modes, signal names and the registries in the auth files.
+//! store's record files, `--network` modes, `--log-driver` names, signal names and the registries in the auth files.
 //!
 //! Answering never joins the user-namespace keeper, never takes a store lock and never writes:
 //! it reads record files only (see [`sources`]), so a TAB costs a few milliseconds.
@@ -100,6 +100,8 @@ pub const POSITIONALS: &[(&[&str], Source)] = &[
 pub const OPTIONS: &[(&[&str], &str, Source)] = &[
     (&["run"], "network", Source::NetworkModes),
     (&["create"], "network", Source::NetworkModes),
+    (&["run"], "log-driver", Source::LogDrivers),
+    (&["create"], "log-driver", Source::LogDrivers),
     (&["run"], "stop-signal", Source::Signals),
     (&["create"], "stop-signal", Source::Signals),
     (&["kill"], "signal", Source::Signals),

@@ -245,6 +245,15 @@ pub fn network_modes(current: &str) -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// The `--log-driver` names.
+pub fn log_drivers(current: &str) -> Vec<CompletionCandidate> {
+    crate::monitor::log_driver::LogDriver::NAMES
+        .iter()
+        .filter(|m| m.starts_with(current))
+        .map(|m| CompletionCandidate::new(*m))
+        .collect()
+}
+
 /// A value source, attached to an argument by [`super::decorate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -254,6 +263,7 @@ pub enum Source {
     Registries,
     Signals,
     NetworkModes,
+    LogDrivers,
     /// `--format`: `json`, `table`, and after `{{.` the fields of the command's rows.
     FormatFields(&'static [&'static str]),
 }
@@ -288,6 +298,7 @@ impl Source {
             Source::Registries => registries(&current, flags),
             Source::Signals => signals(&current),
             Source::NetworkModes => network_modes(&current),
+            Source::LogDrivers => log_drivers(&current),
             Source::FormatFields(fields) => format_fields(fields, &current),
         }
     }

@@ -66,6 +66,14 @@ fn engine_offers_commands_modes_and_signals() {
     assert_eq!(answers(&["nook", "sto"]), ["stop"]);
     assert_eq!(answers(&["nook", "run", "--network", ""]), ["none", "host"]);
     assert_eq!(answers(&["nook", "run", "--network", "h"]), ["host"]);
+    assert_eq!(
+        answers(&["nook", "create", "--log-driver", ""]),
+        ["k8s-file", "json-file", "journald", "passthrough", "none"]
+    );
+    assert_eq!(
+        answers(&["nook", "run", "--log-driver", "j"]),
+        ["json-file", "journald"]
+    );
     assert_eq!(answers(&["nook", "kill", "-s", "KI"]), ["KILL"]);
     assert!(answers(&["nook", "volume", ""]).contains(&"create".to_string()));
 }

@@ -42,6 +42,10 @@ pub struct CreateConfig {
     pub restart_policy: crate::monitor::restart::RestartPolicy,
     /// `--detach-keys`: what `attach` uses when not told otherwise (`None`: ctrl-p,ctrl-q).
     pub detach_keys: Option<String>,
+    /// `--log-driver` (or the configured default).
+    pub log_driver: crate::monitor::log_driver::LogDriver,
+    /// `--log-opt`.
+    pub log_opts: crate::monitor::log_driver::LogOpts,
 }
 
 /// One mount into the container.

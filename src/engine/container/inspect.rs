@@ -96,7 +96,7 @@ fn mount_json(store: &Store, m: &MountSpec) -> Value {
     }
 }
 
-/// A string field of the create options that other pieces may add (`restart`, `log_driver`):
+/// A string field of the create options that other pieces may add (`restart`):
 /// read from the raw config so this file need not change when they land.
 fn raw_str<'a>(rec: &'a ContainerRecord, key: &str) -> Option<&'a str> {
     rec.config.get(key).and_then(Value::as_str)
@@ -110,9 +110,13 @@ pub fn to_json(
     image_entrypoint: Option<&[String]>,
 ) -> Value {
     let dir = store.paths().container_dir(&rec.id);
-    let log_path = crate::monitor::logs::log_path(store, &rec.id)
-        .display()
-        .to_string();
+    let log_path = if config.log_driver.uses_file() {
+        super::logs::log_file(store, rec, config)
+            .display()
+            .to_string()
+    } else {
+        String::new()
+    };
     let (entrypoint, cmd): (Vec<String>, Vec<String>) = match image_entrypoint {
         Some(ep) => (ep.to_vec(), rec.command[ep.len()..].to_vec()),
         None => (Vec::new(), rec.command.clone()),
@@ -172,7 +176,13 @@ pub fn to_json(
         .get("restart_count")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let log_driver = raw_str(rec, "log_driver").unwrap_or("k8s-file");
+    let log_driver = config.log_driver.as_str();
+    let log_tag = config.log_opts.tag.clone().unwrap_or_default();
+    let log_size = config
+        .log_opts
+        .max_size
+        .map(|s| format!("{s}B"))
+        .unwrap_or_else(|| "0B".into());
     let driver = if config.storage_driver.is_empty() {
         "overlay"
     } else {
@@ -218,7 +228,7 @@ pub fn to_json(
         "CgroupManager": "cgroupfs",
         "CgroupMode": "private",
         "ContainerIDFile": "",
-        "LogConfig": {"Type": log_driver, "Config": Value::Null, "Path": log_path, "Tag": "", "Size": "0B"},
+        "LogConfig": {"Type": log_driver, "Config": config.log_opts.to_map(), "Path": log_path, "Tag": log_tag, "Size": log_size},
         "NetworkMode": network,
         "PortBindings": {},
         "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": restart_max},

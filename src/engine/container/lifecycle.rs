@@ -1,18 +1,17 @@
 //! Detached containers and their life cycle: `start` through the monitor, `stop` (which also
-//! ends restarts by the restart policy, [`end_restarts`]), `kill`, `wait`, `logs`, and
+//! ends restarts by the restart policy, [`end_restarts`]), `kill`, `wait`, and
 //! [`reconcile`], which makes a record tell the truth: one that says
 //! `running` whose owning process (monitor, or foreground CLI) is gone becomes `exited`, with
 //! the code from the exit file when the monitor wrote one, else with a recorded reason.
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
 use super::start::{self, driver_kind, layer_dirs};
 use super::{load_config, ContainerError};
-use crate::monitor::{self, exit, logs, proc, Job, Report};
+use crate::monitor::{self, exit, proc, Job, Report};
 use crate::rootfs;
 use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
 
@@ -103,6 +102,7 @@ pub fn start_detached(
         return Ok(Detached::AlreadyRunning);
     }
     let config = load_config(&rec)?;
+    super::logs::check_driver(&config, true)?;
     let kind = driver_kind(&config, store)?;
     let layers = layer_dirs(store, &rec)?;
     let merged = rootfs::mount(kind, store, &rec.id, &layers)
@@ -130,6 +130,7 @@ pub fn start_detached(
         bundle: prepared.bundle,
         launch: prepared.launch,
         restart: config.restart_policy,
+        log: super::logs::log_setup(store, &rec, &config),
         cleanup,
     });
     match report {
@@ -287,97 +288,6 @@ pub fn wait(store: &Store, key: &str) -> Result<i32, ContainerError> {
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-}
-
-/// What `nook logs` was asked.
-#[derive(Debug, Clone, Default)]
-pub struct LogsOptions {
-    pub follow: bool,
-    pub tail: Option<usize>,
-    pub timestamps: bool,
-}
-
-/// `nook logs`: writes the container's log to `out` (stdout lines) and `err` (stderr lines);
-/// with `follow`, keeps writing new lines until the container is no longer running.
-pub fn logs(
-    store: &Store,
-    key: &str,
-    opts: &LogsOptions,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<(), ContainerError> {
-    let rec = get(store, key)?;
-    let path = logs::log_path(store, &rec.id);
-    let data = match std::fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(StoreError::io("read the container log", &path, e).into()),
-    };
-    let (entries, used) = logs::parse_chunk(&data);
-    let mut offset = used as u64;
-    let mut lines = logs::lines(entries);
-    if let Some(n) = opts.tail {
-        lines = logs::tail(lines, n);
-    }
-    let io = |e: std::io::Error| ContainerError::Other(format!("writing the logs: {e}"));
-    for l in &lines {
-        emit(l, opts.timestamps, out, err).map_err(io)?;
-    }
-    out.flush().map_err(io)?;
-    let owner = match (opts.follow, rec.state, rec.monitor) {
-        (true, ContainerState::Running, Some(owner)) => owner,
-        _ => return Ok(()),
-    };
-    let mut last = Instant::now();
-    loop {
-        let gone = !proc::alive(&owner);
-        let more = read_from(&path, offset);
-        if !more.is_empty() {
-            let (entries, used) = logs::parse_chunk(&more);
-            offset += used as u64;
-            // Entries are shown as they arrive (a partial line without its newline).
-            for e in entries {
-                let line = logs::Line {
-                    time: e.time,
-                    stream: e.stream,
-                    text: e.text,
-                    complete: !e.partial,
-                };
-                emit(&line, opts.timestamps, out, err).map_err(io)?;
-            }
-            out.flush().map_err(io)?;
-            err.flush().map_err(io)?;
-            last = Instant::now();
-        }
-        if gone {
-            return Ok(());
-        }
-        let idle = last.elapsed() > Duration::from_secs(1);
-        std::thread::sleep(Duration::from_millis(if idle { 200 } else { 50 }));
-    }
-}
-
-fn emit(
-    line: &logs::Line,
-    timestamps: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<()> {
-    match line.stream {
-        logs::Stream::Stdout => logs::render(line, timestamps, out),
-        logs::Stream::Stderr => logs::render(line, timestamps, err),
-    }
-}
-
-fn read_from(path: &std::path::Path, offset: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut buf = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        if f.seek(SeekFrom::Start(offset)).is_ok() {
-            let _ = f.read_to_end(&mut buf);
-        }
-    }
-    buf
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! record and the container's directory), `start` (mount the root filesystem, build the OCI spec,
 //! run it through the runtime in the foreground, or hand it to a monitor: [`lifecycle`]),
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
-//! `kill`, `wait`, `logs` and the reconciliation of stale records; [`exec`] runs one more
+//! `kill`, `wait` and the reconciliation of stale records, [`logs`] the log drivers' engine
+//! side and `logs`; [`exec`] runs one more
 //! process in a running container, [`attach`] holds `attach` and `restart`; [`inspect`], [`ps`]
 //! (filters, sort), [`top`], [`manage`] (rename, exists, prune, pause, port), [`commit`] and [`copy`] (cp,
 //! export).
@@ -16,6 +17,7 @@ pub mod exec;
 pub mod inspect;
 pub mod keep_id;
 pub mod lifecycle;
+pub mod logs;
 pub mod manage;
 pub mod ps;
 pub mod start;
@@ -54,6 +56,8 @@ pub struct CreateRequest {
     pub pull: PullPolicy,
     pub pull_options: PullOptions,
     pub replace: bool,
+    /// `--log-driver`; `None`: the configured default (`[containers] log_driver`), k8s-file.
+    pub log_driver: Option<crate::monitor::log_driver::LogDriver>,
     /// Flags that go straight into the config (user, workdir, hostname, security, tty, ...).
     pub config: CreateConfig,
 }
@@ -151,6 +155,7 @@ pub fn create(
         config.stop_signal = run.stop_signal.clone();
     }
     config.annotations = key_values("--annotation", &req.annotations)?;
+    log_defaults(store, req, &mut config)?;
     let id = crate::store::new_id();
     if config.hostname.is_empty() {
         config.hostname = id[..12].to_string();
@@ -227,6 +232,37 @@ pub fn create(
             Err(e.into())
         }
     }
+}
+
+/// The log driver and max size from the configuration when the flags left them unset; a
+/// terminal cannot be passed through.
+fn log_defaults(
+    store: &Store,
+    req: &CreateRequest,
+    config: &mut CreateConfig,
+) -> Result<(), ContainerError> {
+    use crate::monitor::log_driver::{self, LogDriver};
+    let conf = &store.config().containers;
+    config.log_driver = match (req.log_driver, &conf.log_driver) {
+        (Some(d), _) => d,
+        (None, Some(name)) => LogDriver::parse(name).map_err(|e| {
+            ContainerError::Other(format!("the configured [containers] log_driver: {e}"))
+        })?,
+        (None, None) => LogDriver::default(),
+    };
+    if let (None, Some(size)) = (config.log_opts.max_size, &conf.log_size_max) {
+        let mut opts = config.log_opts.clone();
+        log_driver::apply_opt(&mut opts, &format!("max-size={size}")).map_err(|e| {
+            ContainerError::Other(format!("the configured [containers] log_size_max: {e}"))
+        })?;
+        config.log_opts = opts;
+    }
+    if config.log_driver == LogDriver::Passthrough && config.tty {
+        return Err(ContainerError::Other(
+            "--log-driver passthrough cannot be used with -t: the container's output goes straight to the caller's stdout and stderr; drop -t or use another log driver".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {

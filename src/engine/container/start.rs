@@ -221,6 +221,7 @@ pub fn start_attached(
         )));
     }
     let config = load_config(&rec)?;
+    super::logs::check_driver(&config, false)?;
     let kind = driver_kind(&config, store)?;
     let layers = layer_dirs(store, &rec)?;
     let merged = rootfs::mount(kind, store, &rec.id, &layers)
