@@ -7,7 +7,7 @@
 # root.raw and cmdline on its last line of stdout.
 #
 # Cache: ${NOOK_VM_CACHE:-/var/cache/nook-vm}/<hash>/, the hash over this script, guest/* and
-# the mirror; rebuilt only when they change. Older entries are removed after a build.
+# the mirror; rebuilt only when they change. Entries unused for a day are removed after a build.
 # Environment: NOOK_VM_CACHE, NOOK_VM_MIRROR (default: the Debian mirror in /etc/apt/sources*).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -176,9 +176,14 @@ mv "$work"/{vmlinuz,initrd.img,root.raw,cmdline,kernel-version} "$out/"
 took=$(($(date +%s) - started))
 echo "$took" >"$out/build-seconds"
 touch "$out/done"
-# Older images are dead weight (several hundred MB each).
+# Images unused for a day are dead weight (~330 MB each). run.sh touches `done` on each use;
+# a younger one may belong to another checkout that is booting it right now.
 for old in "$CACHE"/*/; do
-    [ "${old%/}" = "$out" ] || rm -rf "$old"
+    case ${old%/} in "$out" | "$work") continue ;; esac
+    # build.* without `done` are leftovers of killed builds (builds hold the lock).
+    if [ ! -f "$old/done" ] || [ -n "$(find "$old/done" -mmin +1440)" ]; then
+        rm -rf "$old"
+    fi
 done
 say "built $out in ${took}s"
 echo "$out"

@@ -32,6 +32,7 @@ done
 
 image=$("$here/build-image.sh" | tail -1)
 [ -f "$image/done" ] || die "build-image.sh gave no image ($image)"
+touch "$image/done" # last use: build-image.sh prunes images unused for a day
 
 accel=${NOOK_VM_ACCEL:-}
 if [ -z "$accel" ]; then
