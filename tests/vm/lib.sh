@@ -33,7 +33,7 @@ _report() { # NAME OK OUTPUT WHY
         echo "PASS $1"
     else
         echo "FAIL $1: $4"
-        printf '%s\n' "$3" | sed 's/^/    | /'
+        [ -z "$3" ] || printf '%s\n' "$3" | sed 's/^/    | /'
     fi
 }
 
