@@ -19,7 +19,7 @@ SUBID_START=100000
 SUBID_COUNT=65536
 ROOT_SIZE=3G
 PACKAGES=(systemd systemd-sysv dbus dbus-user-session libpam-systemd uidmap fuse3 busybox-static
-    kmod procps psmisc iproute2 passt util-linux e2fsprogs)
+    kmod procps psmisc iproute2 passt jq util-linux e2fsprogs)
 KERNEL_PACKAGE=linux-image-cloud-amd64
 # Loaded by the initramfs (ext4 is built into the cloud kernel).
 INITRD_MODULES=(virtio_pci virtio_blk)
@@ -31,7 +31,8 @@ MASK_UNITS=(apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub
     systemd-pstore.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
     sys-kernel-debug.mount sys-kernel-tracing.mount dev-hugepages.mount dev-mqueue.mount
     sys-kernel-config.mount sys-fs-fuse-connections.mount modprobe@drm.service
-    modprobe@configfs.service)
+    modprobe@configfs.service modprobe@dm_mod.service modprobe@loop.service
+    systemd-journal-flush.service systemd-update-utmp.service systemd-update-utmp-runlevel.service)
 CMDLINE="console=ttyS0 root=/dev/vda rw quiet loglevel=3 panic=-1 systemd.unified_cgroup_hierarchy=1 systemd.show_status=error random.trust_cpu=on mitigations=off"
 
 say() { echo "build-image: $*" >&2; }

@@ -3,6 +3,7 @@
 check_out systemd-is-pid1 '^systemd$' cat /proc/1/comm
 check_out cgroup-v2-only '^cgroup2fs$' stat -f -c %T /sys/fs/cgroup
 check user-manager-active systemctl is-active -q "user@$NOOK_VM_UID.service"
+check_out dev-fuse-open-to-users '^666$' stat -c %a /dev/fuse
 check_out user-manager-answers '^(running|degraded|starting)$' as_user systemctl --user is-system-running
 check_out systemctl-user-lists-units 'default\.target' as_user systemctl --user list-units --all --no-legend default.target
 
