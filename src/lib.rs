@@ -3,6 +3,9 @@
 //! The binary (`src/main.rs`) is a thin shell around [`cli`]; the work lives in the
 //! library modules below, one per concept (see `../shared/DESIGN.md` for the map).
 
+// `src/build.rs` is Cargo's build script, so the module's path is spelled out.
+#[path = "build/mod.rs"]
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod engine;

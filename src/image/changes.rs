@@ -145,7 +145,7 @@ fn single(arg: &str) -> Result<String, String> {
 }
 
 /// `80`, `80/tcp`, `53/udp`, `8000-8010/tcp` → `port/proto`.
-fn port(p: &str) -> Result<String, String> {
+pub(crate) fn port(p: &str) -> Result<String, String> {
     let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
     let valid_num = |n: &str| n.parse::<u16>().is_ok_and(|v| v > 0);
     let nums_ok = match num.split_once('-') {
