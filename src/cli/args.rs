@@ -174,7 +174,7 @@ pub enum Command {
     /// Export a container's filesystem contents as a tar archive
     Export(super::manage::ExportArgs),
     /// Create a new image from a container's changes
-    Commit(Pending),
+    Commit(super::commit::CommitArgs),
     /// Build an image using instructions from Containerfiles
     Build(Pending),
     /// Log in to a container registry

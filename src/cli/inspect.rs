@@ -90,6 +90,8 @@ pub enum ContainerCommand {
     Cp(super::manage::CpArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(super::manage::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(super::commit::CommitArgs),
 }
 
 pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Result<i32> {
@@ -120,6 +122,7 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
         ContainerCommand::Unpause(a) => super::manage::pause(global, a, false),
         ContainerCommand::Cp(a) => super::manage::cp(global, a),
         ContainerCommand::Export(a) => super::manage::export(global, a),
+        ContainerCommand::Commit(a) => super::commit::commit(global, a),
     }
 }
 

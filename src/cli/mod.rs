@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod args;
 mod attach;
+mod commit;
 pub mod complete;
 pub mod container;
 pub mod format;
@@ -215,6 +216,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Unpause(args) => manage::pause(&global, &args, false),
         Command::Cp(args) => manage::cp(&global, &args),
         Command::Export(args) => manage::export(&global, &args),
+        Command::Commit(args) => commit::commit(&global, &args),
         Command::Exec(args) => attach::exec(&global, &args),
         Command::Attach(args) => attach::attach(&global, &args),
         Command::Restart(args) => attach::restart(&global, &args),

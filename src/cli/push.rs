@@ -106,20 +106,20 @@ pub struct ImportArgs {
 }
 
 /// Podman-style progress lines on stderr.
-struct Lines {
+pub(super) struct Lines {
     quiet: bool,
     out: Mutex<std::io::Stderr>,
 }
 
 impl Lines {
-    fn new(quiet: bool) -> Lines {
+    pub(super) fn new(quiet: bool) -> Lines {
         Lines {
             quiet,
             out: Mutex::new(std::io::stderr()),
         }
     }
 
-    fn line(&self, line: &str) {
+    pub(super) fn line(&self, line: &str) {
         if self.quiet {
             return;
         }

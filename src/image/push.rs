@@ -339,6 +339,16 @@ fn original_manifest(
     }
 }
 
+/// The layer blobs of a stored image, base first (see [`layer_descriptors`]).
+pub(crate) fn stored_layer_descriptors(
+    store: &Store,
+    image: &ImageRecord,
+    name: &str,
+) -> Result<Vec<Descriptor>, PushError> {
+    let original = original_manifest(store, image, name)?;
+    layer_descriptors(store, image, original.as_ref().map(|o| &o.2), name)
+}
+
 /// The layer blobs of the image, base first: the stored manifest's descriptors, else
 /// descriptors made from the layer records (media type from the blob's magic bytes).
 fn layer_descriptors(

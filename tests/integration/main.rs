@@ -14,8 +14,10 @@ mod archive;
 mod attach;
 mod bench_seed;
 mod cli;
+mod commit;
 mod completion;
 mod fake_registry;
+mod fuse_diff;
 mod import;
 mod keeper;
 mod layer_apply;
@@ -36,6 +38,9 @@ mod system;
 mod vm;
 
 fn main() -> std::process::ExitCode {
+    if let Some(code) = fuse_diff::agent::maybe_run() {
+        return code;
+    }
     let args = libtest_mimic::Arguments::from_args();
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
@@ -46,6 +51,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(pull::tests());
     tests.extend(push::tests());
     tests.extend(import::tests());
+    tests.extend(commit::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());
@@ -59,6 +65,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
+    tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);

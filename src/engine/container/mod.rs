@@ -4,10 +4,11 @@
 //! `remove`, and `run` = create + start + (with `--rm`) remove. [`lifecycle`] also holds `stop`,
 //! `kill`, `wait`, `logs` and the reconciliation of stale records; [`exec`] runs one more
 //! process in a running container, [`attach`] holds `attach` and `restart`; [`inspect`], [`ps`]
-//! (filters, sort), [`top`], [`manage`] (rename, exists, prune, pause, port) and [`copy`] (cp,
+//! (filters, sort), [`top`], [`manage`] (rename, exists, prune, pause, port), [`commit`] and [`copy`] (cp,
 //! export).
 
 pub mod attach;
+pub mod commit;
 pub mod config;
 pub mod copy;
 pub mod etc_files;
