@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod keep_id;
 pub mod lifecycle;
 pub mod manage;
+pub mod network;
 pub mod ps;
 pub mod start;
 pub mod top;
@@ -53,6 +54,12 @@ pub struct CreateRequest {
     pub pull: PullPolicy,
     pub pull_options: PullOptions,
     pub replace: bool,
+    /// `-p/--publish` values.
+    pub publish: Vec<String>,
+    /// `-P/--publish-all`: publish the image's EXPOSEd ports and `--expose` ones.
+    pub publish_all: bool,
+    /// `--expose` ports (published only with `-P`).
+    pub expose: Vec<String>,
     /// Flags that go straight into the config (user, workdir, hostname, security, tty, ...).
     pub config: CreateConfig,
 }
@@ -150,6 +157,16 @@ pub fn create(
         config.stop_signal = run.stop_signal.clone();
     }
     config.annotations = key_values("--annotation", &req.annotations)?;
+    let exposed = req.publish_all.then(|| {
+        let mut e: Vec<String> = run
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        e.extend(req.expose.iter().cloned());
+        e
+    });
+    network::configure(store, &mut config, &req.publish, exposed)?;
     let id = crate::store::new_id();
     if config.hostname.is_empty() {
         config.hostname = id[..12].to_string();
