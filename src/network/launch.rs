@@ -68,14 +68,20 @@ pub fn log_path(run_dir: &Path) -> PathBuf {
 /// Moves `fds` (source, target number) into place in a forked child and sets the parent-death
 /// signal. Runs between fork and exec: only async-signal-safe calls.
 fn child_setup(cmd: &mut Command, fds: Vec<(RawFd, RawFd)>) {
-    // SAFETY: the closure only calls dup2, fcntl and prctl, which are async-signal-safe.
+    // SAFETY: the closure only calls fcntl, dup2 and prctl, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            for (src, dst) in &fds {
-                if src == dst {
-                    let flags = libc::fcntl(*src, libc::F_GETFD);
-                    libc::fcntl(*src, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                } else if libc::dup2(*src, *dst) < 0 {
+            // First out of the way (a source may sit on another's target number), then into
+            // place; dup2 clears close-on-exec on the target.
+            let mut moved = [-1; 4];
+            for (i, (src, _)) in fds.iter().enumerate().take(moved.len()) {
+                moved[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 64);
+                if moved[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, (_, dst)) in fds.iter().enumerate().take(moved.len()) {
+                if libc::dup2(moved[i], *dst) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -208,9 +214,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), NetworkError> {
     })
 }
 
+/// The slirp4netns API socket's name in the container's run directory.
+pub const SLIRP_SOCKET: &str = "slirp4netns.sock";
+
 /// The slirp4netns API socket in `run_dir`.
 pub fn slirp_socket(run_dir: &Path) -> PathBuf {
-    run_dir.join("slirp4netns.sock")
+    run_dir.join(SLIRP_SOCKET)
 }
 
 fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, NetworkError> {
@@ -221,7 +230,9 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
     let _ = std::fs::remove_file(&socket);
     let mut cmd = Command::new(&binary);
     cmd.args(["--configure", &format!("--mtu={}", o.mtu), "--ready-fd=3", "--exit-fd=4"]);
-    cmd.arg(format!("--api-socket={}", socket.display()));
+    // Relative to the run directory: a deep run root would exceed a socket path's 108 bytes.
+    cmd.current_dir(&plan.run_dir);
+    cmd.arg(format!("--api-socket={SLIRP_SOCKET}"));
     if !o.allow_host_loopback {
         cmd.arg("--disable-host-loopback");
     }
@@ -270,8 +281,14 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
         child,
         _exit: Some(exit_w),
     };
+    // Connected through an open directory, for the same path-length reason.
+    let dir = std::fs::File::open(&plan.run_dir).map_err(|e| NetworkError::Start {
+        helper: "slirp4netns".into(),
+        reason: format!("opening {}: {e}", plan.run_dir.display()),
+    })?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}/{SLIRP_SOCKET}", dir.as_raw_fd()));
     for p in &plan.ports {
-        add_hostfwd(&socket, p)?;
+        add_hostfwd(&short, p)?;
     }
     Ok(helper)
 }

@@ -21,6 +21,7 @@ mod keeper;
 mod layer_apply;
 mod lifecycle;
 mod monitor;
+mod network;
 mod packaging;
 mod pull;
 mod push;
@@ -55,6 +56,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(run::tests());
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
+    tests.extend(network::tests());
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
