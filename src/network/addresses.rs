@@ -149,10 +149,16 @@ mod tests {
             .map(String::from)
             .to_vec();
         let a = addresses(&Mode::Pasta(opts), "nameserver 127.0.0.53\n");
-        assert_eq!((a.ip.as_str(), a.gateway.as_str()), ("10.1.2.3", "10.1.2.1"));
+        assert_eq!(
+            (a.ip.as_str(), a.gateway.as_str()),
+            ("10.1.2.3", "10.1.2.1")
+        );
         assert_eq!(a.host_internal, None);
         assert_eq!(a.dns_forwarder.as_deref(), Some(PASTA_DNS_FORWARD));
-        let a = addresses(&Mode::Pasta(vec!["-g".into(), "10.1.2.1".into()]), "nameserver 9.9.9.9\n");
+        let a = addresses(
+            &Mode::Pasta(vec!["-g".into(), "10.1.2.1".into()]),
+            "nameserver 9.9.9.9\n",
+        );
         assert_eq!(a.host_internal.as_deref(), Some("10.1.2.1"));
         assert_eq!(a.dns_forwarder, None);
     }

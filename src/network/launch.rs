@@ -122,7 +122,10 @@ fn exited(child: &mut Child, helper: &str, run_dir: &Path) -> Option<NetworkErro
     match child.try_wait() {
         Ok(Some(status)) => Some(NetworkError::Start {
             helper: helper.to_string(),
-            reason: format!("it exited ({status}) while configuring the namespace: {}", complaint(run_dir)),
+            reason: format!(
+                "it exited ({status}) while configuring the namespace: {}",
+                complaint(run_dir)
+            ),
         }),
         _ => None,
     }
@@ -162,14 +165,23 @@ fn pasta_port_args(ports: &[PortMapping], user: &[String]) -> Vec<String> {
 
 fn start_pasta(plan: &Attach, opts: &[String], pid: Pid) -> Result<Running, NetworkError> {
     let binary = helpers::require(Helper::Pasta)?;
-    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|e| NetworkError::Start {
-        helper: "pasta".into(),
-        reason: format!("opening the container's network namespace: {e}"),
-    })?;
+    let netns =
+        std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|e| NetworkError::Start {
+            helper: "pasta".into(),
+            reason: format!("opening the container's network namespace: {e}"),
+        })?;
     let mut cmd = Command::new(&binary);
     // Podman's spellings newer than Debian 12's pasta: --map-gw is this version's default.
     let user: Vec<String> = opts.iter().filter(|a| *a != "--map-gw").cloned().collect();
-    cmd.args(["-f", "-q", "--config-net", "--runas", "0:0", "--netns", "/proc/self/fd/3"]);
+    cmd.args([
+        "-f",
+        "-q",
+        "--config-net",
+        "--runas",
+        "0:0",
+        "--netns",
+        "/proc/self/fd/3",
+    ]);
     cmd.args(pasta_port_args(&plan.ports, &user));
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     if addresses::host_resolvers_loopback(&host_resolv) {
@@ -191,7 +203,11 @@ fn start_pasta(plan: &Attach, opts: &[String], pid: Pid) -> Result<Running, Netw
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         let text = std::fs::read_to_string(&route).unwrap_or_default();
-        if text.lines().skip(1).any(|l| l.split_whitespace().nth(1) == Some("00000000")) {
+        if text
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        {
             return Ok(Running { child, _exit: None });
         }
         if let Some(e) = exited(&mut child, "pasta", &plan.run_dir) {
@@ -200,7 +216,10 @@ fn start_pasta(plan: &Attach, opts: &[String], pid: Pid) -> Result<Running, Netw
         if Instant::now() > deadline {
             return Err(NetworkError::Start {
                 helper: "pasta".into(),
-                reason: format!("no default route in the namespace after {READY_TIMEOUT:?}: {}", complaint(&plan.run_dir)),
+                reason: format!(
+                    "no default route in the namespace after {READY_TIMEOUT:?}: {}",
+                    complaint(&plan.run_dir)
+                ),
             });
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -229,7 +248,12 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
     let socket = slirp_socket(&plan.run_dir);
     let _ = std::fs::remove_file(&socket);
     let mut cmd = Command::new(&binary);
-    cmd.args(["--configure", &format!("--mtu={}", o.mtu), "--ready-fd=3", "--exit-fd=4"]);
+    cmd.args([
+        "--configure",
+        &format!("--mtu={}", o.mtu),
+        "--ready-fd=3",
+        "--exit-fd=4",
+    ]);
     // Relative to the run directory: a deep run root would exceed a socket path's 108 bytes.
     cmd.current_dir(&plan.run_dir);
     cmd.arg(format!("--api-socket={SLIRP_SOCKET}"));
@@ -256,10 +280,7 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
     );
     let mut child = spawn_logged(&mut cmd, &plan.run_dir, "slirp4netns")?;
     drop((ready_w, exit_r));
-    let running = |child| Running {
-        child,
-        _exit: None,
-    };
+    let running = |child| Running { child, _exit: None };
     let mut fds = [nix::poll::PollFd::new(
         std::os::fd::AsFd::as_fd(&ready_r),
         nix::poll::PollFlags::POLLIN,
@@ -272,7 +293,10 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
     if !ready {
         let err = exited(&mut child, "slirp4netns", &plan.run_dir).unwrap_or(NetworkError::Start {
             helper: "slirp4netns".into(),
-            reason: format!("not ready after {READY_TIMEOUT:?}: {}", complaint(&plan.run_dir)),
+            reason: format!(
+                "not ready after {READY_TIMEOUT:?}: {}",
+                complaint(&plan.run_dir)
+            ),
         });
         drop(running(child));
         return Err(err);
@@ -315,7 +339,8 @@ fn add_hostfwd(socket: &Path, p: &PortMapping) -> Result<(), NetworkError> {
         .map_err(|e| err(e.to_string()))?;
     let _ = s.shutdown(std::net::Shutdown::Write);
     let mut reply = String::new();
-    s.read_to_string(&mut reply).map_err(|e| err(e.to_string()))?;
+    s.read_to_string(&mut reply)
+        .map_err(|e| err(e.to_string()))?;
     let v: serde_json::Value =
         serde_json::from_str(&reply).map_err(|_| err(format!("unreadable reply {reply:?}")))?;
     match v.get("error") {

@@ -30,7 +30,9 @@ pub enum NetworkError {
     InvalidPort { spec: String, reason: String },
     #[error("the container needs a network helper but neither pasta nor slirp4netns is installed: install the Debian package passt (pasta) or slirp4netns, or use --network none")]
     NoHelper,
-    #[error("--network needs {binary}, which is not installed: install the Debian package {package}")]
+    #[error(
+        "--network needs {binary}, which is not installed: install the Debian package {package}"
+    )]
     HelperMissing {
         binary: &'static str,
         package: &'static str,

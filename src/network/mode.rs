@@ -60,14 +60,8 @@ pub enum Mode {
 
 impl Mode {
     /// The mode names shell completion offers.
-    pub const NAMES: &'static [&'static str] = &[
-        "pasta",
-        "slirp4netns",
-        "none",
-        "host",
-        "container:",
-        "ns:",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["pasta", "slirp4netns", "none", "host", "container:", "ns:"];
 
     /// Parses a `--network` value.
     pub fn parse(text: &str) -> Result<Mode, NetworkError> {
@@ -279,7 +273,10 @@ mod tests {
             ("container:", "container:NAME"),
             ("ns:rel", "absolute"),
             ("slirp4netns:mtu=5", "68..65521"),
-            ("slirp4netns:port_handler=rootlesskit", "port_handler=slirp4netns"),
+            (
+                "slirp4netns:port_handler=rootlesskit",
+                "port_handler=slirp4netns",
+            ),
             ("slirp4netns:bogus=1", "unknown slirp4netns option"),
             ("wat", "pasta[:OPTIONS]"),
         ] {

@@ -23,9 +23,7 @@ pub fn parse_add_host(text: &str) -> Result<(String, String), NetworkError> {
         value: text.to_string(),
         reason: reason.to_string(),
     };
-    let (host, ip) = text
-        .split_once(':')
-        .ok_or_else(|| bad("use HOST:IP"))?;
+    let (host, ip) = text.split_once(':').ok_or_else(|| bad("use HOST:IP"))?;
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(bad("the host name is empty"));
@@ -109,7 +107,9 @@ pub fn hosts_lines(
         }
     }
     if let Some(h) = host_internal {
-        text.push_str(&format!("{h}\thost.containers.internal host.docker.internal\n"));
+        text.push_str(&format!(
+            "{h}\thost.containers.internal host.docker.internal\n"
+        ));
     }
     if let Some((ip, names)) = own {
         if !ip.is_empty() && !names.is_empty() {
@@ -123,12 +123,16 @@ pub fn hosts_lines(
 mod tests {
     use super::*;
 
-    const HOST: &str = "# comment\nnameserver 127.0.0.53\nnameserver 9.9.9.9\nsearch lan\noptions edns0\n";
+    const HOST: &str =
+        "# comment\nnameserver 127.0.0.53\nnameserver 9.9.9.9\nsearch lan\noptions edns0\n";
 
     #[test]
     fn loopback_resolvers_become_the_forwarder() {
         let r = resolv_conf(HOST, true, Some("10.0.2.3"), &NameOptions::default());
-        assert_eq!(r, "search lan\nnameserver 10.0.2.3\nnameserver 9.9.9.9\noptions edns0\n");
+        assert_eq!(
+            r,
+            "search lan\nnameserver 10.0.2.3\nnameserver 9.9.9.9\noptions edns0\n"
+        );
         let r = resolv_conf(HOST, true, None, &NameOptions::default());
         assert!(!r.contains("127.0.0.53") && r.contains("9.9.9.9"), "{r}");
         let r = resolv_conf(HOST, false, None, &NameOptions::default());
@@ -144,7 +148,10 @@ mod tests {
             add_host: vec![],
         };
         let r = resolv_conf(HOST, true, Some("10.0.2.3"), &o);
-        assert_eq!(r, "search example.com\nnameserver 1.1.1.1\noptions edns0 ndots:2\n");
+        assert_eq!(
+            r,
+            "search example.com\nnameserver 1.1.1.1\noptions edns0 ndots:2\n"
+        );
     }
 
     #[test]

@@ -136,7 +136,9 @@ pub fn publish_all(exposed: &[String]) -> Result<Vec<PortMapping>, NetworkError>
 /// Gives every mapping with host port 0 a free port on its address (the kernel's choice).
 pub fn assign_random(ports: &mut [PortMapping]) -> Result<(), NetworkError> {
     for p in ports.iter_mut().filter(|p| p.host_port == 0) {
-        let addr = p.socket_addr().ok_or_else(|| bad(&p.host_ip, "not an IP address"))?;
+        let addr = p
+            .socket_addr()
+            .ok_or_else(|| bad(&p.host_ip, "not an IP address"))?;
         let port = if p.protocol == "udp" {
             UdpSocket::bind(addr).and_then(|s| s.local_addr())
         } else {
@@ -216,7 +218,10 @@ pub fn overlaps(a: &PortMapping, b: &PortMapping) -> bool {
 }
 
 /// `nook port` lines: `80/tcp -> 127.0.0.1:18080`, only `private` (`80` or `80/udp`) if given.
-pub fn port_lines(ports: &[PortMapping], private: Option<&str>) -> Result<Vec<String>, NetworkError> {
+pub fn port_lines(
+    ports: &[PortMapping],
+    private: Option<&str>,
+) -> Result<Vec<String>, NetworkError> {
     let want = private.map(|p| {
         if p.contains('/') {
             p.to_string()
@@ -280,7 +285,10 @@ mod tests {
     #[test]
     fn publish_specs_parse_as_podman_writes_them() {
         assert_eq!(parse_publish("80").expect("p"), vec![m("", 0, 80, "tcp")]);
-        assert_eq!(parse_publish("8080:80").expect("p"), vec![m("", 8080, 80, "tcp")]);
+        assert_eq!(
+            parse_publish("8080:80").expect("p"),
+            vec![m("", 8080, 80, "tcp")]
+        );
         assert_eq!(
             parse_publish("127.0.0.1:8080:80/udp").expect("p"),
             vec![m("127.0.0.1", 8080, 80, "udp")]
@@ -345,7 +353,10 @@ mod tests {
         let e = preflight(&[m("127.0.0.1", port, 80, "tcp")], |_| Some("web".into()))
             .expect_err("in use")
             .to_string();
-        assert!(e.contains(&format!("127.0.0.1:{port}")) && e.contains("container web"), "{e}");
+        assert!(
+            e.contains(&format!("127.0.0.1:{port}")) && e.contains("container web"),
+            "{e}"
+        );
         let mut ports = vec![m("127.0.0.1", 0, 80, "tcp")];
         assign_random(&mut ports).expect("random");
         assert_ne!(ports[0].host_port, 0);

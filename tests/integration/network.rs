@@ -18,8 +18,14 @@ const MODES: [&str; 2] = ["pasta", "slirp4netns"];
 pub fn tests() -> Vec<Trial> {
     vec![
         support::test("network::published_port_serves_the_host", published_port),
-        support::test("network::host_containers_internal_reaches_host_loopback", host_internal),
-        support::test("network::container_mode_shares_the_namespace", container_mode),
+        support::test(
+            "network::host_containers_internal_reaches_host_loopback",
+            host_internal,
+        ),
+        support::test(
+            "network::container_mode_shares_the_namespace",
+            container_mode,
+        ),
         support::test("network::port_conflicts_fail_before_start", conflicts),
         support::test("network::port_ps_inspect_and_etc_files", reporting),
         support::test("network::missing_helpers_are_named", missing_helpers),
@@ -73,10 +79,22 @@ fn helper_of(id: &str) -> Vec<String> {
 
 /// `run -d -p 127.0.0.1:PORT:80 --network MODE IMAGE httpd` serving /www/index.html; the id.
 fn serve(user: &Runner, image: &str, mode: &str, name: &str, port: u16, text: &str) -> String {
-    let script = format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www");
+    let script =
+        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www");
     let publish = format!("127.0.0.1:{port}:80");
     let out = user.nook(&[
-        "run", "-d", "--name", name, "--network", mode, "-p", &publish, image, "sh", "-c", &script,
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        mode,
+        "-p",
+        &publish,
+        image,
+        "sh",
+        "-c",
+        &script,
     ]);
     out.ok().trim().to_string()
 }
@@ -93,7 +111,12 @@ fn published_port(rig: &Rig) {
             "{mode}: the host fetches the file from 127.0.0.1:{port}: {:?}",
             http_get(port, "/")
         );
-        assert_eq!(helper_of(&id).len(), 1, "{mode}: one helper runs: {:?}", helper_of(&id));
+        assert_eq!(
+            helper_of(&id).len(),
+            1,
+            "{mode}: one helper runs: {:?}",
+            helper_of(&id)
+        );
         user.nook(&["rm", "-f", "web"]).ok();
         assert!(port_free(port), "{mode}: port {port} is free after rm -f");
         assert!(
@@ -129,13 +152,35 @@ fn host_internal(rig: &Rig) {
     let port = host_server("from-the-host");
     for mode in MODES {
         let url = format!("http://host.containers.internal:{port}/");
-        let out = user.nook(&["run", "--rm", "--network", mode, &image, "wget", "-qO-", "-T", "5", &url]);
+        let out = user.nook(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            &image,
+            "wget",
+            "-qO-",
+            &url,
+        ]);
         assert_eq!(out.ok(), "from-the-host", "{mode}: {out}");
     }
     // Turned off: no such name, and the gateway no longer leads to the host's loopback.
     for mode in ["pasta:--no-map-gw", "slirp4netns:allow_host_loopback=false"] {
-        let hosts = user.nook(&["run", "--rm", "--network", mode, &image, "cat", "/etc/hosts"]).ok();
-        assert!(!hosts.contains("host.containers.internal"), "{mode}: {hosts}");
+        let hosts = user
+            .nook(&[
+                "run",
+                "--rm",
+                "--network",
+                mode,
+                &image,
+                "cat",
+                "/etc/hosts",
+            ])
+            .ok();
+        assert!(
+            !hosts.contains("host.containers.internal"),
+            "{mode}: {hosts}"
+        );
     }
 }
 
@@ -147,12 +192,35 @@ fn container_mode(rig: &Rig) {
         serve(&user, &image, mode, "a", port, "shared");
         assert!(eventually(Duration::from_secs(5), || http_get(port, "/").is_some()));
         let out = user.nook(&[
-            "run", "--rm", "--network", "container:a", &image, "wget", "-qO-", "-T", "5",
+            "run",
+            "--rm",
+            "--network",
+            "container:a",
+            &image,
+            "wget",
+            "-qO-",
             "http://127.0.0.1:80/",
         ]);
-        assert_eq!(out.ok(), "shared\n", "{mode}: B reaches A's server on 127.0.0.1: {out}");
-        let hosts = user.nook(&["run", "--rm", "--network", "container:a", &image, "cat", "/etc/hosts"]).ok();
-        assert!(hosts.contains("\ta") || hosts.contains(" a\n"), "{mode}: B sees A's hosts file: {hosts}");
+        assert_eq!(
+            out.ok(),
+            "shared\n",
+            "{mode}: B reaches A's server on 127.0.0.1: {out}"
+        );
+        let hosts = user
+            .nook(&[
+                "run",
+                "--rm",
+                "--network",
+                "container:a",
+                &image,
+                "cat",
+                "/etc/hosts",
+            ])
+            .ok();
+        assert!(
+            hosts.contains("\ta") || hosts.contains(" a\n"),
+            "{mode}: B sees A's hosts file: {hosts}"
+        );
         user.nook(&["rm", "-f", "a"]).ok();
     }
 }
@@ -164,7 +232,9 @@ fn conflicts(rig: &Rig) {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let publish = format!("127.0.0.1:{port}:80");
-    let err = user.nook(&["run", "--rm", "-p", &publish, &image, "true"]).fail();
+    let err = user
+        .nook(&["run", "--rm", "-p", &publish, &image, "true"])
+        .fail();
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("already in use"),
         "{err}"
@@ -175,11 +245,37 @@ fn conflicts(rig: &Rig) {
         let port = free_port();
         serve(&user, &image, mode, "first", port, "one");
         let publish = format!("127.0.0.1:{port}:80");
-        let out = user.nook(&["run", "-d", "--name", "second", "--network", mode, "-p", &publish, &image, "true"]);
+        let out = user.nook(&[
+            "run",
+            "-d",
+            "--name",
+            "second",
+            "--network",
+            mode,
+            "-p",
+            &publish,
+            &image,
+            "true",
+        ]);
         let err = out.fail();
-        assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("container first"), "{mode}: {err}");
-        let second = user.nook(&["ps", "-a", "--filter", "name=second", "--format", "{{.State}}"]).ok();
-        assert!(!second.contains("running"), "{mode}: the second never ran: {second}");
+        assert!(
+            err.contains(&format!("127.0.0.1:{port}")) && err.contains("container first"),
+            "{mode}: {err}"
+        );
+        let second = user
+            .nook(&[
+                "ps",
+                "-a",
+                "--filter",
+                "name=second",
+                "--format",
+                "{{.State}}",
+            ])
+            .ok();
+        assert!(
+            !second.contains("running"),
+            "{mode}: the second never ran: {second}"
+        );
         user.nook(&["rm", "-f", "first", "second"]).ok();
     }
     // Below the unprivileged start.
@@ -191,8 +287,13 @@ fn conflicts(rig: &Rig) {
         eprintln!("SKIPPED privileged-port check: net.ipv4.ip_unprivileged_port_start is 0 here");
         return;
     }
-    let err = user.nook(&["run", "--rm", "-p", "127.0.0.1:80:80", &image, "true"]).fail();
-    assert!(err.contains("net.ipv4.ip_unprivileged_port_start") && err.contains("127.0.0.1:80"), "{err}");
+    let err = user
+        .nook(&["run", "--rm", "-p", "127.0.0.1:80:80", &image, "true"])
+        .fail();
+    assert!(
+        err.contains("net.ipv4.ip_unprivileged_port_start") && err.contains("127.0.0.1:80"),
+        "{err}"
+    );
 }
 
 fn reporting(rig: &Rig) {
@@ -201,25 +302,65 @@ fn reporting(rig: &Rig) {
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
     user.nook(&[
-        "run", "-d", "--name", "rep", "--network", "slirp4netns", "-p", &publish, "-p", "127.0.0.1::81/udp",
-        "--dns", "192.0.2.53", "--dns-search", "example.test", "--dns-option", "ndots:3",
-        "--add-host", "db.test:10.1.2.3", "--hostname", "repbox", &image, "sleep", "60",
+        "run",
+        "-d",
+        "--name",
+        "rep",
+        "--network",
+        "slirp4netns",
+        "-p",
+        &publish,
+        "-p",
+        "127.0.0.1::81/udp",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:3",
+        "--add-host",
+        "db.test:10.1.2.3",
+        "--hostname",
+        "repbox",
+        &image,
+        "sleep",
+        "60",
     ])
     .ok();
     let lines = user.nook(&["port", "rep"]).ok();
-    assert!(lines.starts_with(&format!("80/tcp -> 127.0.0.1:{port}\n81/udp -> 127.0.0.1:")), "{lines}");
-    assert_eq!(user.nook(&["port", "rep", "80"]).ok(), format!("127.0.0.1:{port}\n"));
+    assert!(
+        lines.starts_with(&format!("80/tcp -> 127.0.0.1:{port}\n81/udp -> 127.0.0.1:")),
+        "{lines}"
+    );
+    assert_eq!(
+        user.nook(&["port", "rep", "80"]).ok(),
+        format!("127.0.0.1:{port}\n")
+    );
     assert!(user.nook(&["port", "rep", "82"]).fail().contains("82/tcp"));
     let ps = user.nook(&["ps", "--format", "{{.Ports}}"]).ok();
-    assert!(ps.starts_with(&format!("127.0.0.1:{port}->80/tcp, 127.0.0.1:")), "{ps}");
-    let fmt = "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.HostConfig.NetworkMode}}";
-    assert_eq!(user.nook(&["inspect", "--format", fmt, "rep"]).ok(), "10.0.2.100 10.0.2.2 slirp4netns\n");
+    assert!(
+        ps.starts_with(&format!("127.0.0.1:{port}->80/tcp, 127.0.0.1:")),
+        "{ps}"
+    );
+    let fmt =
+        "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.HostConfig.NetworkMode}}";
+    assert_eq!(
+        user.nook(&["inspect", "--format", fmt, "rep"]).ok(),
+        "10.0.2.100 10.0.2.2 slirp4netns\n"
+    );
     let js = user.nook(&["inspect", "rep"]).ok();
     assert!(js.contains(&format!("\"HostPort\": \"{port}\"")), "{js}");
     let resolv = user.nook(&["exec", "rep", "cat", "/etc/resolv.conf"]).ok();
-    assert_eq!(resolv, "search example.test\nnameserver 192.0.2.53\noptions ndots:3\n");
+    assert_eq!(
+        resolv,
+        "search example.test\nnameserver 192.0.2.53\noptions ndots:3\n"
+    );
     let hosts = user.nook(&["exec", "rep", "cat", "/etc/hosts"]).ok();
-    for want in ["10.1.2.3\tdb.test", "10.0.2.2\thost.containers.internal", "10.0.2.100\trepbox rep"] {
+    for want in [
+        "10.1.2.3\tdb.test",
+        "10.0.2.2\thost.containers.internal",
+        "10.0.2.100\trepbox rep",
+    ] {
         assert!(hosts.contains(want), "{want} in {hosts}");
     }
     assert_eq!(user.nook(&["exec", "rep", "hostname"]).ok(), "repbox\n");
@@ -231,17 +372,42 @@ fn reporting(rig: &Rig) {
         .filter(|l| l.starts_with("nameserver") && !l.contains(" 127.") && !l.contains("::1"))
         .map(String::from)
         .collect();
-    let resolv = user.nook(&["run", "--rm", "--network", "pasta", &image, "cat", "/etc/resolv.conf"]).ok();
+    let resolv = user
+        .nook(&[
+            "run",
+            "--rm",
+            "--network",
+            "pasta",
+            &image,
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok();
     for l in &host {
         assert!(resolv.contains(l.as_str()), "{l} in {resolv}");
     }
     // -P publishes --expose'd ports on random host ports.
-    user.nook(&["run", "-d", "--name", "all", "-P", "--expose", "8080", &image, "sleep", "60"]).ok();
+    user.nook(&[
+        "run", "-d", "--name", "all", "-P", "--expose", "8080", &image, "sleep", "60",
+    ])
+    .ok();
     let line = user.nook(&["port", "all"]).ok();
-    assert!(line.starts_with("8080/tcp -> 0.0.0.0:") && !line.contains(":0\n"), "{line}");
+    assert!(
+        line.starts_with("8080/tcp -> 0.0.0.0:") && !line.contains(":0\n"),
+        "{line}"
+    );
     user.nook(&["rm", "-f", "all"]).ok();
-    let info = user.nook(&["info", "--format", "{{.Host.Pasta.Executable}} {{.Host.Slirp4NetNS.Version}}"]).ok();
-    assert!(info.starts_with("/usr/bin/pasta slirp4netns version"), "{info}");
+    let info = user
+        .nook(&[
+            "info",
+            "--format",
+            "{{.Host.Pasta.Executable}} {{.Host.Slirp4NetNS.Version}}",
+        ])
+        .ok();
+    assert!(
+        info.starts_with("/usr/bin/pasta slirp4netns version"),
+        "{info}"
+    );
 }
 
 fn missing_helpers(rig: &Rig) {
@@ -253,18 +419,36 @@ fn missing_helpers(rig: &Rig) {
         .env("NOOK_HELPER_BINARIES_DIR", &empty)
         .run();
     let err = out.fail();
-    assert!(err.contains("passt") && err.contains("slirp4netns") && err.contains("--network none"), "{err}");
+    assert!(
+        err.contains("passt") && err.contains("slirp4netns") && err.contains("--network none"),
+        "{err}"
+    );
     let out = user
         .nook_cmd(&["run", "--rm", "--network", "slirp4netns", &image, "true"])
         .env("NOOK_HELPER_BINARIES_DIR", &empty)
         .run();
-    assert!(out.fail().contains("install the Debian package slirp4netns"), "{out}");
+    assert!(
+        out.fail()
+            .contains("install the Debian package slirp4netns"),
+        "{out}"
+    );
     let out = user
-        .nook_cmd(&["run", "--rm", "--network", "none", &image, "cat", "/proc/net/dev"])
+        .nook_cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "cat",
+            "/proc/net/dev",
+        ])
         .env("NOOK_HELPER_BINARIES_DIR", &empty)
         .run();
     let dev = out.ok();
-    assert!(dev.contains("lo:") && !dev.contains("eth0") && !dev.contains("tap0"), "{dev}");
+    assert!(
+        dev.contains("lo:") && !dev.contains("eth0") && !dev.contains("tap0"),
+        "{dev}"
+    );
 }
 
 fn no_leaks(rig: &Rig) {
@@ -272,8 +456,19 @@ fn no_leaks(rig: &Rig) {
     let image = busybox(rig, &user);
     for mode in MODES {
         // --rm in the foreground.
-        let out = user.nook(&["run", "--rm", "--network", mode, &image, "cat", "/proc/net/route"]);
-        assert!(out.ok().lines().count() > 1, "{mode}: a route exists: {out}");
+        let out = user.nook(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            &image,
+            "cat",
+            "/proc/net/route",
+        ]);
+        assert!(
+            out.ok().lines().count() > 1,
+            "{mode}: a route exists: {out}"
+        );
         let run_root = user.nook(&["info", "--format", "{{.Store.RunRoot}}"]).ok();
         let run_root = run_root.trim();
         assert!(!run_root.is_empty());
@@ -283,7 +478,18 @@ fn no_leaks(rig: &Rig) {
             processes_mentioning(run_root)
         );
         // --rm -d.
-        let id = user.nook(&["run", "-d", "--rm", "--network", mode, &image, "sleep", "0.5"]).ok();
+        let id = user
+            .nook(&[
+                "run",
+                "-d",
+                "--rm",
+                "--network",
+                mode,
+                &image,
+                "sleep",
+                "0.5",
+            ])
+            .ok();
         let id = id.trim();
         assert!(
             eventually(Duration::from_secs(5), || helper_of(id).is_empty()),
@@ -291,10 +497,14 @@ fn no_leaks(rig: &Rig) {
             helper_of(id)
         );
         // A killed monitor takes the helper with it.
-        let id = user.nook(&["run", "-d", "--network", mode, &image, "sleep", "60"]).ok();
+        let id = user
+            .nook(&["run", "-d", "--network", mode, &image, "sleep", "60"])
+            .ok();
         let id = id.trim().to_string();
         assert_eq!(helper_of(&id).len(), 1, "{mode}: {:?}", helper_of(&id));
-        let monitor = user.nook(&["inspect", "--format", "{{.State.ConmonPid}}", &id]).ok();
+        let monitor = user
+            .nook(&["inspect", "--format", "{{.State.ConmonPid}}", &id])
+            .ok();
         let monitor: i32 = monitor.trim().parse().expect("monitor pid");
         // SAFETY: kill(2) on a pid we just read.
         unsafe { libc::kill(monitor, libc::SIGKILL) };

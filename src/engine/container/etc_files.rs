@@ -28,7 +28,10 @@ pub fn write_etc_files(
 ) -> std::io::Result<Vec<(String, PathBuf)>> {
     std::fs::create_dir_all(dir)?;
     let files = [
-        ("/etc/hosts", format!("{}{extra_hosts}", hosts(hostname, name))),
+        (
+            "/etc/hosts",
+            format!("{}{extra_hosts}", hosts(hostname, name)),
+        ),
         ("/etc/hostname", format!("{hostname}\n")),
         ("/etc/resolv.conf", resolv.to_string()),
     ];

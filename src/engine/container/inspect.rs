@@ -245,8 +245,7 @@ pub fn to_json(
         "ConsoleSize": [0, 0],
         "Init": config.init,
     });
-    let net_obj =
-        super::network::settings_json(config, rec.state == ContainerState::Running);
+    let net_obj = super::network::settings_json(config, rec.state == ContainerState::Running);
     json!({
         "Id": rec.id,
         "Created": rec.created,

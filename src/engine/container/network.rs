@@ -84,7 +84,10 @@ fn running_pid(store: &Store, id: &str) -> Result<(ContainerRecord, i32), Contai
 }
 
 /// The runtime's network namespace for `config`.
-pub fn runtime_mode(store: &Store, config: &CreateConfig) -> Result<runtime::NetworkMode, ContainerError> {
+pub fn runtime_mode(
+    store: &Store,
+    config: &CreateConfig,
+) -> Result<runtime::NetworkMode, ContainerError> {
     Ok(match &config.network {
         Mode::Host => runtime::NetworkMode::Host,
         Mode::Container(id) => {
@@ -123,7 +126,11 @@ fn claimant(store: &Store, me: &str, p: &PortMapping) -> Option<String> {
 
 /// Binds each published host port for a moment: taken or privileged ports fail here, before
 /// the container starts, naming the port and who holds it.
-pub fn preflight(store: &Store, rec: &ContainerRecord, config: &CreateConfig) -> Result<(), ContainerError> {
+pub fn preflight(
+    store: &Store,
+    rec: &ContainerRecord,
+    config: &CreateConfig,
+) -> Result<(), ContainerError> {
     ports::preflight(&config.ports, |p| claimant(store, &rec.id, p)).map_err(net_err)
 }
 
@@ -205,7 +212,10 @@ mod tests {
         };
         let (resolv, hosts) = etc_texts(&config, "web");
         assert!(resolv.contains("nameserver 1.1.1.1"), "{resolv}");
-        assert!(hosts.contains("10.0.2.2\thost.containers.internal"), "{hosts}");
+        assert!(
+            hosts.contains("10.0.2.2\thost.containers.internal"),
+            "{hosts}"
+        );
         assert!(hosts.contains("10.9.9.9\tdb"), "{hosts}");
         assert!(hosts.contains("10.0.2.100\th1 web"), "{hosts}");
         let j = settings_json(&config, true);
