@@ -312,6 +312,7 @@ mod tests {
             ..Default::default()
         };
         let config = CreateConfig {
+            network: crate::network::Mode::None,
             env: vec!["A=1".into()],
             workdir: "/srv".into(),
             mounts: vec![MountSpec::Volume {
