@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests need. Append to this list; nothing else to change.
 TEST_PACKAGES=(uidmap fuse3 busybox-static docker-registry apache2-utils podman bash-completion zsh fish tmux man-db fuse-overlayfs
-    qemu-system-x86 qemu-utils debootstrap cpio)
+    qemu-system-x86 qemu-utils debootstrap cpio
+    passt slirp4netns)
 # The unprivileged user the rootless tier runs as, and its subordinate id range size.
 TEST_USER=nooktest
 SUBID_COUNT=65536
@@ -105,6 +106,13 @@ prepare_as_root() {
     else
         loud "/dev/fuse does not exist: FUSE tests will fail or skip"
     fi
+    # pasta and slirp4netns open /dev/net/tun in the container's namespace (Debian ships 0666).
+    if [ -e /dev/net/tun ]; then
+        chmod 0666 /dev/net/tun || die "chmod 0666 /dev/net/tun failed"
+        echo "/dev/net/tun opened to all users (0666)"
+    else
+        loud "/dev/net/tun does not exist: network tests will fail"
+    fi
 }
 
 warn_not_root() {
@@ -112,7 +120,7 @@ warn_not_root() {
     loud "test.sh is not running as root (uid $(id -u)). SKIPPED:"
     loud "  - installing Debian packages: ${TEST_PACKAGES[*]}"
     loud "  - creating user $TEST_USER and its /etc/subuid + /etc/subgid ranges"
-    loud "  - chmod 0666 /dev/fuse"
+    loud "  - chmod 0666 /dev/fuse /dev/net/tun"
     loud "The rootless tier will run as the CURRENT user ($(id -un)); root-only tests are skipped."
     local missing
     mapfile -t missing < <(missing_packages)

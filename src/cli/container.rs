@@ -57,9 +57,37 @@ pub struct CreateArgs {
     /// Make the container's root filesystem read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Network mode: none (private, loopback only) or host
-    #[arg(long, alias = "net", value_name = "MODE", default_value = "none")]
+    /// Network mode: pasta[:OPTS], slirp4netns[:OPTS], none, host, container:NAME, ns:PATH
+    /// (default: pasta when installed, else slirp4netns)
+    #[arg(long, alias = "net", value_name = "MODE", default_value = "")]
     pub network: String,
+    /// Publish a container's port to the host ([IP:][HOSTPORT:]PORT[/tcp|udp], ranges N-M)
+    #[arg(short = 'p', long = "publish", value_name = "[IP:][HOSTPORT:]PORT")]
+    pub publish: Vec<String>,
+    /// Publish all EXPOSEd ports to random ports on the host
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port (published with -P)
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+    /// Set a custom DNS server
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set a custom DNS search domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set a custom DNS option
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (HOST:IP)
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Container MAC address (pasta, slirp4netns)
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Container IPv4 address (pasta)
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
     /// User namespace mode: "" or keep-id
     #[arg(long, value_name = "MODE")]
     pub userns: Option<String>,
@@ -175,11 +203,7 @@ pub struct RmArgs {
 
 /// The engine request for `args`.
 pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
-    let network = match args.network.as_str() {
-        "none" | "private" | "slirp4netns" | "pasta" | "bridge" | "" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        other => anyhow::bail!("invalid --network \"{other}\": use none or host (published ports and pasta arrive with the networking issue)"),
-    };
+    let network = NetworkMode::parse(&args.network)?;
     let keep_id = match args.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("keep-id") => true,
@@ -246,6 +270,9 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
         },
         replace: args.replace,
         log_driver,
+        publish: args.publish.clone(),
+        publish_all: args.publish_all,
+        expose: args.expose.clone(),
         config: CreateConfig {
             workdir: args.workdir.clone().unwrap_or_default(),
             user: args.user.clone().unwrap_or_default(),
@@ -266,6 +293,12 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             restart_policy,
             detach_keys: args.detach_keys.clone(),
             log_opts,
+            dns: args.dns.clone(),
+            dns_search: args.dns_search.clone(),
+            dns_option: args.dns_option.clone(),
+            add_host: args.add_host.clone(),
+            mac_address: args.mac_address.clone(),
+            ip: args.ip.clone(),
             ..Default::default()
         },
     })

@@ -103,7 +103,9 @@ pub(super) fn ps_row(c: &ContainerRecord, no_trunc: bool) -> Value {
         "State": c.state.as_str(),
         "ExitCode": c.exit_code.unwrap_or(0),
         "Pid": c.pid.unwrap_or(0),
-        "Ports": "",
+        "Ports": crate::engine::container::load_config(c)
+            .map(|cfg| crate::network::ports::ps_column(&cfg.ports))
+            .unwrap_or_default(),
         "Labels": c.labels,
         "Mounts": c.volumes,
         "Size": "",

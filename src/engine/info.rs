@@ -59,6 +59,13 @@ pub struct HostInfo {
     /// nook: kernel overlayfs mounts in a user namespace on the graph root's filesystem.
     pub kernel_overlay_in_userns: bool,
     pub uptime: String,
+    /// The default network helper for new containers: `pasta`, `slirp4netns` or empty.
+    pub network_backend: String,
+    /// Podman 5's `host.networkBackendInfo`: the default helper's details.
+    pub network_backend_info: crate::network::helpers::HelperInfo,
+    pub pasta: crate::network::helpers::HelperInfo,
+    #[serde(rename = "Slirp4NetNS")]
+    pub slirp4netns: crate::network::helpers::HelperInfo,
 }
 
 #[derive(Debug, Serialize)]
@@ -259,6 +266,12 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
             gid_map: Vec::new(),
         }
     };
+    use crate::network::helpers::{self as net, Helper};
+    let (pasta, slirp4netns) = (net::info(Helper::Pasta), net::info(Helper::Slirp4netns));
+    let network_backend = match crate::network::Mode::Default.resolve() {
+        Ok(m) => m.name(),
+        Err(_) => String::new(),
+    };
     HostInfo {
         arch: go_arch(std::env::consts::ARCH).to_string(),
         cpus: std::thread::available_parallelism()
@@ -290,6 +303,14 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
         fuse: probe::fuse_status(),
         kernel_overlay_in_userns: probe::kernel_overlay_works(scratch),
         uptime: uptime(),
+        network_backend: network_backend.clone(),
+        network_backend_info: match network_backend.as_str() {
+            "pasta" => pasta.clone(),
+            "slirp4netns" => slirp4netns.clone(),
+            _ => Default::default(),
+        },
+        pasta,
+        slirp4netns,
     }
 }
 

@@ -113,12 +113,15 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     let mut backoff = restart::Backoff::default();
     let (code, reason) = loop {
         let started = Instant::now();
+        // The network helper lives as long as this run of the container, and no longer.
+        let network = spawned.helper.take();
         let code = pump::run(
             spawned.pid,
             container_io(spawned, launch.interactive),
             &mut server,
             &mut log,
         );
+        drop(network);
         if !restart.restarts(code, restarts) || restart::forbidden(store, &id) {
             break (code, None);
         }

@@ -39,6 +39,8 @@ pub struct ChildConfig<'a> {
     pub output: Option<(RawFd, RawFd)>,
     /// Read end of the stdin pipe (the monitor's mode with `-i`), `None` to inherit.
     pub input: Option<RawFd>,
+    /// A network namespace to join (another container's), opened by the parent.
+    pub join_netns: Option<RawFd>,
 }
 
 /// The command, its environment and the paths to try, as C strings.
@@ -161,6 +163,12 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
     match chan.recv() {
         Ok(Some(Message::Go)) => {}
         _ => return Err(Failure::Setup("the engine went away before setup".into())),
+    }
+    if let Some(fd) = cfg.join_netns {
+        // SAFETY: the parent keeps this descriptor open until after "go" was sent.
+        let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(setup_err("joining the shared network namespace"))?;
     }
     if cfg.new_userns {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))

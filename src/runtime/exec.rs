@@ -159,6 +159,7 @@ pub fn exec(
         super::tty::copy_window_size(std::os::fd::AsFd::as_fd(m));
     }
     let spawned = Spawned {
+        helper: None,
         pid: child,
         master,
         stdout: None,

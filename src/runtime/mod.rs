@@ -62,6 +62,9 @@ pub enum RuntimeError {
         #[source]
         source: nix::Error,
     },
+    /// The network helper could not connect the container's namespace.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     /// Writing the bundle failed.
     #[error("writing the bundle {}: {source}", path.display())]
     Bundle {

@@ -9,12 +9,15 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use super::RuntimeError;
 
 /// The `CLONE_NEW*` flags for the namespaces the spec asks to create. Joining an existing
-/// namespace by path is not supported (an error).
+/// namespace by path is supported for the network namespace only (see [`join_netns`]).
 pub fn clone_flags(spec: &Spec) -> Result<CloneFlags, RuntimeError> {
     let mut flags = CloneFlags::empty();
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
     for ns in namespaces.into_iter().flatten() {
         if let Some(path) = ns.path() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                continue;
+            }
             return Err(RuntimeError::InvalidSpec(format!(
                 "joining the {} namespace at {} is not supported",
                 ns.typ(),
@@ -37,6 +40,36 @@ pub fn clone_flags(spec: &Spec) -> Result<CloneFlags, RuntimeError> {
         };
     }
     Ok(flags)
+}
+
+/// The network namespace file the spec asks to join (`--network container:A`, `ns:PATH`),
+/// opened by the parent; the child joins it first thing after "go". Not with a new user
+/// namespace: its root has no rights over a namespace of the outer one.
+pub fn join_netns(spec: &Spec) -> Result<Option<std::fs::File>, RuntimeError> {
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    let Some(path) = namespaces.into_iter().flatten().find_map(|ns| {
+        (ns.typ() == LinuxNamespaceType::Network)
+            .then(|| ns.path().clone())
+            .flatten()
+    }) else {
+        return Ok(None);
+    };
+    if namespaces
+        .into_iter()
+        .flatten()
+        .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_none())
+    {
+        return Err(RuntimeError::InvalidSpec(format!(
+            "joining the network namespace {} with a new user namespace (--userns keep-id) is not supported",
+            path.display()
+        )));
+    }
+    std::fs::File::open(&path).map(Some).map_err(|e| {
+        RuntimeError::Setup(format!(
+            "opening the network namespace {} to join: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// `clone(flags | SIGCHLD)` without a new stack: returns like `fork` (0 in the child).

@@ -39,6 +39,9 @@ pub struct LaunchOptions {
     /// mode) instead of inheriting the caller's, and with `interactive` its stdin too. Ignored
     /// with a terminal (the pty carries all three).
     pub pipes: bool,
+    /// The network helper to start for the container's fresh network namespace, awaited
+    /// before the container runs (pasta or slirp4netns; `None` for other modes).
+    pub network: Option<crate::network::Attach>,
 }
 
 /// A container process that runs its command.
@@ -57,6 +60,8 @@ pub struct Spawned {
     pub stdin: Option<OwnedFd>,
     /// True when the container has a terminal.
     pub terminal: bool,
+    /// The network helper (killed and reaped when dropped): keep it while the container runs.
+    pub helper: Option<crate::network::Running>,
 }
 
 /// Kills and reaps a child that must not go on.
@@ -116,7 +121,9 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
     } else {
         None
     };
+    let join_netns = namespaces::join_netns(&spec)?;
     let cfg = ChildConfig {
+        join_netns: join_netns.as_ref().map(|f| f.as_raw_fd()),
         init: opts.init,
         seccomp: seccomp.as_ref(),
         spec: &spec,
@@ -167,6 +174,18 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
             return Err(e);
         }
     }
+    drop(join_netns);
+    // The helper connects the fresh network namespace before the container may use it.
+    let helper = match &opts.network {
+        Some(plan) => match crate::network::launch::start(plan, child) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                abandon(child);
+                return Err(RuntimeError::Network(e));
+            }
+        },
+        None => None,
+    };
     if let Err(e) = parent_end.send(&Message::Go) {
         abandon(child);
         return Err(RuntimeError::sys("starting the container process", e));
@@ -209,5 +228,6 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         stderr,
         stdin,
         terminal,
+        helper,
     })
 }

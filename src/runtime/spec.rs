@@ -59,13 +59,15 @@ pub enum SeccompChoice {
 }
 
 /// The container's network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum NetworkMode {
-    /// A private network namespace with only `lo` (up).
+    /// A private network namespace with only `lo` (up); a helper may connect it.
     #[default]
     None,
     /// The host's network namespace.
     Host,
+    /// An existing network namespace (another container's, or a file).
+    Join(PathBuf),
 }
 
 /// A mount the user asked for.
@@ -151,7 +153,7 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount,
 /// Podman's default mounts: /proc, /dev, /dev/pts, /dev/mqueue, /sys, /dev/shm. With a
 /// private network namespace /sys is a fresh read-only sysfs; with the host's network it is
 /// a read-only recursive bind of the host's /sys (a new sysfs needs its own netns).
-pub fn default_mounts(network: NetworkMode) -> Result<Vec<Mount>, RuntimeError> {
+pub fn default_mounts(network: &NetworkMode) -> Result<Vec<Mount>, RuntimeError> {
     let sys = match network {
         NetworkMode::None => mount(
             "/sys",
@@ -159,7 +161,7 @@ pub fn default_mounts(network: NetworkMode) -> Result<Vec<Mount>, RuntimeError> 
             "sysfs",
             &["nosuid", "noexec", "nodev", "ro"],
         )?,
-        NetworkMode::Host => mount(
+        NetworkMode::Host | NetworkMode::Join(_) => mount(
             "/sys",
             "bind",
             "/sys",
@@ -237,7 +239,7 @@ fn all_mounts(opts: &SpecOptions) -> Result<Vec<Mount>, RuntimeError> {
             )));
         }
     }
-    let mut mounts: Vec<Mount> = default_mounts(opts.network)?
+    let mut mounts: Vec<Mount> = default_mounts(&opts.network)?
         .into_iter()
         .filter(|m| !seen.contains(&m.destination().to_string_lossy().to_string()))
         .collect();
@@ -400,10 +402,14 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, RuntimeError> {
     if opts.network == NetworkMode::None {
         kinds.push(LinuxNamespaceType::Network);
     }
+    let joined = match &opts.network {
+        NetworkMode::Join(path) => Some(path.clone()),
+        _ => None,
+    };
     if !opts.uid_mappings.is_empty() {
         kinds.push(LinuxNamespaceType::User);
     }
-    let namespaces = kinds
+    let mut namespaces = kinds
         .into_iter()
         .map(|t| {
             LinuxNamespaceBuilder::default()
@@ -412,6 +418,15 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, RuntimeError> {
                 .map_err(oci("namespace"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(path) = joined {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path)
+                .build()
+                .map_err(oci("namespace"))?,
+        );
+    }
 
     let seccomp = match (&opts.seccomp, opts.privileged) {
         (SeccompChoice::Profile(p), _) => Some(p.clone()),

@@ -115,7 +115,7 @@ fn callback_protocol(rig: &support::Rig) {
     assert_eq!(ask(&user, &["nook", "volume", "rm", ""]), ["cachevol"]);
     assert_eq!(
         ask(&user, &["nook", "run", "--network", ""]),
-        ["host", "none"]
+        ["container:", "host", "none", "ns:", "pasta", "slirp4netns"]
     );
     assert_eq!(ask(&user, &["nook", "kill", "-s", "TE"]), ["TERM"]);
     assert_eq!(ask(&user, &["nook", "logout", ""]), [REGISTRY]);

@@ -24,6 +24,7 @@ mod layer_apply;
 mod lifecycle;
 mod logging;
 mod monitor;
+mod network;
 mod packaging;
 mod pull;
 mod push;
@@ -64,6 +65,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
     tests.extend(logging::tests());
+    tests.extend(network::tests());
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());

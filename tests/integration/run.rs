@@ -115,7 +115,7 @@ fn isolation(rig: &Rig) {
     let out = run(
         &user,
         &image,
-        &["--hostname", "box"],
+        &["--hostname", "box", "--network", "none"],
         "echo $$; hostname; ls /proc | grep -c '^[0-9]'; ls /sys/class/net; wc -l < /proc/sysvipc/shm; wc -c < /proc/timer_list",
     )
     .ok();
@@ -131,7 +131,7 @@ fn isolation(rig: &Rig) {
         pids <= 4,
         "/proc shows only the container's processes: {out}"
     );
-    assert_eq!(lines[3], "lo", "only loopback: {out}");
+    assert_eq!(lines[3], "lo", "--network none: only loopback: {out}");
     assert_eq!(
         lines[4].trim(),
         "1",

@@ -64,7 +64,10 @@ fn positional_order_is_kept() {
 #[test]
 fn engine_offers_commands_modes_and_signals() {
     assert_eq!(answers(&["nook", "sto"]), ["stop"]);
-    assert_eq!(answers(&["nook", "run", "--network", ""]), ["none", "host"]);
+    assert_eq!(
+        answers(&["nook", "run", "--network", ""]),
+        ["pasta", "slirp4netns", "none", "host", "container:", "ns:"]
+    );
     assert_eq!(answers(&["nook", "run", "--network", "h"]), ["host"]);
     assert_eq!(
         answers(&["nook", "create", "--log-driver", ""]),

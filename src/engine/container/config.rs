@@ -46,6 +46,16 @@ pub struct CreateConfig {
     pub log_driver: crate::monitor::log_driver::LogDriver,
     /// `--log-opt`.
     pub log_opts: crate::monitor::log_driver::LogOpts,
+    /// `-p`/`-P`, with the host ports chosen at create.
+    pub ports: Vec<crate::network::PortMapping>,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub add_host: Vec<String>,
+    /// `--mac-address`, `--ip` (where the mode allows).
+    pub mac_address: Option<String>,
+    pub ip: Option<String>,
 }
 
 /// One mount into the container.
@@ -80,20 +90,8 @@ impl MountSpec {
     }
 }
 
-/// `--network`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// A private network namespace with only `lo` (until the networking issue lands).
-    #[default]
-    None,
-    Host,
-}
-
-impl NetworkMode {
-    /// The `--network` values as users type them (shell completion offers these).
-    pub const NAMES: &'static [&'static str] = &["none", "host"];
-}
+/// `--network`: the network module's mode (stored as the text the user would type).
+pub type NetworkMode = crate::network::Mode;
 
 /// Why create options were refused; each names the flag and the value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

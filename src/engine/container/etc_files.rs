@@ -1,4 +1,5 @@
-//! The files every container gets in its `/etc`: `hosts`, `hostname` and `resolv.conf`, written
+//! The files every container gets in its `/etc`: `hosts`, `hostname` and `resolv.conf` (the
+//! network parts come from [`super::network`]), written
 //! to the container's run directory and bind-mounted (as Podman does), and user resolution
 //! against the image's own `/etc/passwd` and `/etc/group`.
 
@@ -15,38 +16,24 @@ pub fn hosts(hostname: &str, name: &str) -> String {
     text
 }
 
-/// `/etc/resolv.conf` from the host's: loopback resolvers (systemd-resolved's 127.0.0.53, a
-/// local dnsmasq) cannot be reached from a private network namespace, so they are dropped; with
-/// none left, public-resolver-free output keeps only the search/options lines.
-pub fn resolv_conf(host: &str, host_network: bool) -> String {
-    host.lines()
-        .filter(|l| {
-            let t = l.trim();
-            host_network
-                || !t.starts_with("nameserver")
-                || !t
-                    .split_whitespace()
-                    .nth(1)
-                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// Writes hosts, hostname and resolv.conf into `dir`; returns (container path, host path) pairs
-/// to bind-mount.
+/// Writes hosts (plus the network's `extra_hosts` lines), hostname and resolv.conf (its text
+/// from [`crate::network::names::resolv_conf`]) into `dir`; returns (container path, host
+/// path) pairs to bind-mount.
 pub fn write_etc_files(
     dir: &Path,
     hostname: &str,
     name: &str,
-    host_network: bool,
+    resolv: &str,
+    extra_hosts: &str,
 ) -> std::io::Result<Vec<(String, PathBuf)>> {
     std::fs::create_dir_all(dir)?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let files = [
-        ("/etc/hosts", hosts(hostname, name)),
+        (
+            "/etc/hosts",
+            format!("{}{extra_hosts}", hosts(hostname, name)),
+        ),
         ("/etc/hostname", format!("{hostname}\n")),
-        ("/etc/resolv.conf", resolv_conf(&host_resolv, host_network)),
+        ("/etc/resolv.conf", resolv.to_string()),
     ];
     let mut out = Vec::new();
     for (ctr, text) in files {
@@ -180,17 +167,6 @@ mod tests {
             resolve_user("0:nogroup", PASSWD, GROUP, &[]),
             Err(UserError::NoGroup("nogroup".into()))
         );
-    }
-
-    #[test]
-    fn resolv_conf_drops_loopback_resolvers_in_a_private_netns() {
-        let host =
-            "search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n";
-        assert_eq!(
-            resolv_conf(host, false),
-            "search example.org\nnameserver 10.0.0.1\noptions edns0\n"
-        );
-        assert_eq!(resolv_conf(host, true), host);
     }
 
     #[test]

@@ -5,12 +5,12 @@
 //! `HostConfig`, `Mounts`, `NetworkSettings`, `GraphDriver`, `LogPath`, `RestartCount`, ...
 //!
 //! Built from the record (reconciled first, so a dead monitor shows as exited) and its create
-//! options; nothing here changes the store. Fields nook does not model yet (networks, cgroups,
-//! health checks) carry Podman's empty values so templates that name them still render.
+//! options; nothing here changes the store. Fields nook does not model yet (named networks,
+//! cgroups, health checks) carry Podman's empty values so templates that name them still render.
 
 use serde_json::{json, Value};
 
-use super::config::{CreateConfig, MountSpec, NetworkMode};
+use super::config::{CreateConfig, MountSpec};
 use super::{lifecycle, load_config, ContainerError};
 use crate::store::{ContainerRecord, ContainerState, Store};
 
@@ -121,10 +121,7 @@ pub fn to_json(
         Some(ep) => (ep.to_vec(), rec.command[ep.len()..].to_vec()),
         None => (Vec::new(), rec.command.clone()),
     };
-    let network = match config.network {
-        NetworkMode::None => "none",
-        NetworkMode::Host => "host",
-    };
+    let network = config.network.name();
     let binds: Vec<String> = config
         .mounts
         .iter()
@@ -230,14 +227,15 @@ pub fn to_json(
         "ContainerIDFile": "",
         "LogConfig": {"Type": log_driver, "Config": config.log_opts.to_map(), "Path": log_path, "Tag": log_tag, "Size": log_size},
         "NetworkMode": network,
-        "PortBindings": {},
+        "PortBindings": crate::network::ports::bindings_json(&config.ports),
         "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": restart_max},
         "AutoRemove": rec.config.get("auto_remove").and_then(Value::as_bool).unwrap_or(false),
         "VolumeDriver": "",
         "VolumesFrom": Value::Null,
         "CapAdd": config.cap_add,
         "CapDrop": config.cap_drop,
-        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [],
+        "Dns": config.dns, "DnsOptions": config.dns_option, "DnsSearch": config.dns_search,
+        "ExtraHosts": config.add_host,
         "GroupAdd": config.group_add,
         "IpcMode": "private",
         "Cgroup": "",
@@ -257,13 +255,7 @@ pub fn to_json(
         "ConsoleSize": [0, 0],
         "Init": config.init,
     });
-    let net_obj = json!({
-        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-        "SandboxKey": "",
-    });
+    let net_obj = super::network::settings_json(config, rec.state == ContainerState::Running);
     json!({
         "Id": rec.id,
         "Created": rec.created,
@@ -330,6 +322,7 @@ mod tests {
             ..Default::default()
         };
         let config = CreateConfig {
+            network: crate::network::Mode::None,
             env: vec!["A=1".into()],
             workdir: "/srv".into(),
             mounts: vec![MountSpec::Volume {

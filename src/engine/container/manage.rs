@@ -84,28 +84,18 @@ pub fn prune(
     Ok((removed, failed))
 }
 
-/// `nook port`: the published ports of a container, `PRIVATE/PROTO -> HOST:PORT` lines. nook has
-/// no port publishing yet (networking is its own issue), so a container has none: the list is
-/// empty, and asking for one private port is Podman's "failed to find published port" error.
+/// `nook port`: the published ports of a container, `PRIVATE/PROTO -> HOST:PORT` lines, or
+/// the host addresses of one private port (`80`, `80/udp`); Podman's "failed to find
+/// published port" when it is not published.
 pub fn ports(
     store: &Store,
     key: &str,
     private: Option<&str>,
 ) -> Result<Vec<String>, ContainerError> {
-    lifecycle::get(store, key)?;
-    match private {
-        None => Ok(Vec::new()),
-        Some(p) => {
-            let p = if p.contains('/') {
-                p.to_string()
-            } else {
-                format!("{p}/tcp")
-            };
-            Err(ContainerError::Other(format!(
-                "failed to find published port \"{p}\""
-            )))
-        }
-    }
+    let rec = lifecycle::get(store, key)?;
+    let config = super::load_config(&rec)?;
+    crate::network::ports::port_lines(&config.ports, private)
+        .map_err(|e| ContainerError::Other(e.to_string()))
 }
 
 /// The pid namespace of `pid` as (device, inode), when `/proc` lets us see it.

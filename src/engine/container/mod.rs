@@ -19,6 +19,7 @@ pub mod keep_id;
 pub mod lifecycle;
 pub mod logs;
 pub mod manage;
+pub mod network;
 pub mod ps;
 pub mod start;
 pub mod top;
@@ -58,6 +59,12 @@ pub struct CreateRequest {
     pub replace: bool,
     /// `--log-driver`; `None`: the configured default (`[containers] log_driver`), k8s-file.
     pub log_driver: Option<crate::monitor::log_driver::LogDriver>,
+    /// `-p/--publish` values.
+    pub publish: Vec<String>,
+    /// `-P/--publish-all`: publish the image's EXPOSEd ports and `--expose` ones.
+    pub publish_all: bool,
+    /// `--expose` ports (published only with `-P`).
+    pub expose: Vec<String>,
     /// Flags that go straight into the config (user, workdir, hostname, security, tty, ...).
     pub config: CreateConfig,
 }
@@ -156,6 +163,16 @@ pub fn create(
     }
     config.annotations = key_values("--annotation", &req.annotations)?;
     log_defaults(store, req, &mut config)?;
+    let exposed = req.publish_all.then(|| {
+        let mut e: Vec<String> = run
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        e.extend(req.expose.iter().cloned());
+        e
+    });
+    network::configure(store, &mut config, &req.publish, exposed)?;
     let id = crate::store::new_id();
     if config.hostname.is_empty() {
         config.hostname = id[..12].to_string();

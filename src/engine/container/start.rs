@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::{CreateConfig, MountSpec, NetworkMode};
+use super::config::{CreateConfig, MountSpec};
 use super::etc_files::{self, ResolvedUser};
 use super::keep_id;
 use super::{load_config, ContainerError};
@@ -109,13 +109,19 @@ fn spec_options(
     user: &ResolvedUser,
     extra_etc: &[(String, PathBuf)],
 ) -> Result<SpecOptions, ContainerError> {
+    let (resolv, extra_hosts) = super::network::etc_texts(config, &rec.name);
     let mut etc = etc_files::write_etc_files(
         &store.paths().container_run_dir(&rec.id),
         &config.hostname,
         &rec.name,
-        config.network == NetworkMode::Host,
+        &resolv,
+        &extra_hosts,
     )
     .map_err(|e| ContainerError::Other(format!("writing /etc files for {}: {e}", rec.name)))?;
+    if let Some(shared) = super::network::shared_etc(store, config) {
+        etc.retain(|(dst, _)| !shared.iter().any(|(d, _)| d == dst));
+        etc.extend(shared);
+    }
     etc.extend(extra_etc.iter().cloned());
     let mut env = config.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -153,10 +159,7 @@ fn spec_options(
         privileged: config.privileged,
         no_new_privs: config.no_new_privileges,
         seccomp,
-        network: match config.network {
-            NetworkMode::None => runtime::NetworkMode::None,
-            NetworkMode::Host => runtime::NetworkMode::Host,
-        },
+        network: super::network::runtime_mode(store, config)?,
         rootfs,
         terminal: config.tty,
         uid_mappings,
@@ -289,6 +292,7 @@ pub fn prepare(
     }
     let user = etc_files::resolve_user(&user_spec, &passwd, &group, &config.group_add)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
+    super::network::preflight(store, rec, config)?;
     let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
     let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     let bundle = store.paths().container_dir(&rec.id);
@@ -300,6 +304,7 @@ pub fn prepare(
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
         init: config.init,
         pipes: false,
+        network: super::network::attach_plan(store, rec, config),
     };
     Ok(Prepared {
         spec,
