@@ -28,6 +28,7 @@
 pub mod attach;
 pub mod client;
 mod detach;
+pub mod handoff;
 pub mod exit;
 pub mod keys;
 pub mod logs;
@@ -76,8 +77,8 @@ pub struct Job<'a> {
     pub launch: LaunchOptions,
     /// Whether to start it again after it exits.
     pub restart: restart::RestartPolicy,
-    /// Runs in the monitor after the exit is recorded (or the start failed): unmount, `--rm`.
-    pub cleanup: Box<dyn FnOnce(&Store) + 'a>,
+    /// Remove the container after its last exit (`--rm`); it is unmounted in any case.
+    pub remove: bool,
 }
 
 /// The monitor's report on the sync pipe.

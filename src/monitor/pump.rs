@@ -42,6 +42,19 @@ impl Server {
         }
     }
 
+    /// The listener and the connected clients (handed to the re-executed monitor).
+    pub(super) fn parts(&self) -> (BorrowedFd<'_>, Vec<BorrowedFd<'_>>) {
+        let clients = self.clients.iter().map(|c| c.as_fd()).collect();
+        (self.listener.as_fd(), clients)
+    }
+
+    /// The server again from what [`Server::parts`] gave, in a re-executed monitor.
+    pub(super) fn resume(listener: OwnedFd, clients: Vec<OwnedFd>) -> Server {
+        let mut server = Server::new(listener);
+        server.clients = clients;
+        server
+    }
+
     fn accept(&mut self) {
         loop {
             match accept4(

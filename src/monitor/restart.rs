@@ -99,6 +99,19 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// A backoff whose next delay is `ms` milliseconds (as [`Backoff::next_millis`] gave it:
+    /// the monitor hands it over when it re-executes itself).
+    pub fn from_millis(ms: u64) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(ms).clamp(FIRST, CAP),
+        }
+    }
+
+    /// The next delay in milliseconds.
+    pub fn next_millis(&self) -> u64 {
+        self.next.as_millis() as u64
+    }
+
     /// The delay before the next start, after a run that lasted `ran`.
     pub fn delay(&mut self, ran: Duration) -> Duration {
         if ran >= STABLE {

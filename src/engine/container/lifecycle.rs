@@ -114,15 +114,6 @@ pub fn start_detached(
             return Err(e);
         }
     };
-    let id = rec.id.clone();
-    let cleanup = Box::new(move |store: &Store| {
-        if let Err(e) = rootfs::unmount(kind, store, &id) {
-            tracing::warn!("unmounting the root filesystem of {id}: {e}");
-        }
-        if removing {
-            let _ = super::remove_with(store, &id, true, true);
-        }
-    });
     let report = monitor::launch(Job {
         store,
         id: rec.id.clone(),
@@ -130,7 +121,7 @@ pub fn start_detached(
         bundle: prepared.bundle,
         launch: prepared.launch,
         restart: config.restart_policy,
-        cleanup,
+        remove: removing,
     });
     match report {
         Ok(Report::Started { pid, .. }) => Ok(Detached::Started { pid }),
@@ -139,6 +130,22 @@ pub fn start_detached(
             let _ = rootfs::unmount(kind, store, &rec.id);
             Err(ContainerError::Other(e.to_string()))
         }
+    }
+}
+
+/// What a monitor does after its container's last exit (or a failed start): unmounts the root
+/// filesystem, and removes the container for `--rm` (keeping the exit file for `wait`). Best
+/// effort: the container may be gone already.
+pub fn release(store: &Store, id: &str, remove: bool) {
+    if let Ok(rec) = store.containers().get(id) {
+        if let Ok(kind) = load_config(&rec).and_then(|c| driver_kind(&c, store)) {
+            if let Err(e) = rootfs::unmount(kind, store, id) {
+                tracing::warn!("unmounting the root filesystem of {id}: {e}");
+            }
+        }
+    }
+    if remove {
+        let _ = super::remove_with(store, id, true, true);
     }
 }
 
