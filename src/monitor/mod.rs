@@ -32,6 +32,7 @@ pub mod handoff;
 pub mod exit;
 pub mod keys;
 pub mod logs;
+mod memory;
 pub mod proc;
 mod pump;
 pub mod restart;

@@ -190,6 +190,8 @@ fn killed_monitor(rig: &Rig) {
     assert_eq!(comm.trim(), "nook-monitor", "the container's parent");
     let cmdline = std::fs::read_to_string(format!("/proc/{monitor}/cmdline")).unwrap_or_default();
     assert!(cmdline.starts_with("nook-monitor "), "{cmdline:?}");
+    let rollup = std::fs::read_to_string(format!("/proc/{monitor}/smaps_rollup")).unwrap_or_default();
+    eprintln!("MONITOR {rollup}");
     // SAFETY: kill(2) of the monitor we just identified.
     assert_eq!(unsafe { libc::kill(monitor, libc::SIGKILL) }, 0);
     assert!(
