@@ -40,7 +40,13 @@ pub struct KillArgs {
 /// `nook wait` flags.
 #[derive(Debug, Args, Clone)]
 pub struct WaitArgs {
-    /// Ignore errors when a container does not exist
+    /// Condition to wait on: created, running, paused, stopped, exited, removing (repeatable)
+    #[arg(long = "condition", value_name = "CONDITION", default_value = "stopped")]
+    pub conditions: Vec<String>,
+    /// Time interval to wait before polling for completion
+    #[arg(short = 'i', long, value_name = "DURATION", default_value = "250ms")]
+    pub interval: String,
+    /// Ignore errors when a container does not exist (prints -1 for it)
     #[arg(long)]
     pub ignore: bool,
     /// Containers to wait for
@@ -131,9 +137,22 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
 }
 
 pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
+    use crate::engine::container::wait::{self, Condition};
+    let conditions = args
+        .conditions
+        .iter()
+        .flat_map(|c| c.split(','))
+        .map(Condition::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let interval = wait::parse_interval(&args.interval)?;
     let store = Store::open(&super::store_options(global))?;
-    each(&args.containers, args.ignore, |key| {
-        Ok(lifecycle::wait(&store, key)?.to_string())
+    each(&args.containers, false, |key| {
+        match wait::wait_for(&store, key, &conditions, interval) {
+            Ok(code) => Ok(code.to_string()),
+            // Podman prints -1 for an ignored missing container.
+            Err(e) if args.ignore && not_found(&e) => Ok("-1".into()),
+            Err(e) => Err(e),
+        }
     })
 }
 

@@ -268,32 +268,10 @@ pub fn end_restarts(store: &Store, rec: ContainerRecord) -> ContainerRecord {
     }
 }
 
-/// `nook wait`: blocks until the container exited and returns its exit code (-1 when unknown).
+/// `nook wait` for the exit: blocks until the container exited and returns its exit code (-1
+/// when unknown). See [`super::wait`] for the other conditions.
 pub fn wait(store: &Store, key: &str) -> Result<i32, ContainerError> {
-    let id = store.containers().get(key)?.id;
-    loop {
-        let rec = match store.containers().get(&id) {
-            Ok(r) => reconcile(store, r)?,
-            // Removed after it exited (`--rm`): the exit file still has the code.
-            Err(StoreError::NotFound { .. }) => {
-                return exit::read(store, &id).map(|e| e.exit_code).ok_or_else(|| {
-                    ContainerError::Other(format!(
-                        "container {id} was removed before its exit code was recorded"
-                    ))
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match (rec.state, rec.monitor) {
-            (ContainerState::Exited | ContainerState::Stopped, _) => {
-                return Ok(rec.exit_code.unwrap_or(-1))
-            }
-            (ContainerState::Running | ContainerState::Paused, Some(owner)) => {
-                proc::wait_gone(&owner, Some(Duration::from_secs(5)));
-            }
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    super::wait::wait_for(store, key, &[], super::wait::DEFAULT_INTERVAL)
 }
 
 /// What `nook logs` was asked.

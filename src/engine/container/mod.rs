@@ -19,6 +19,7 @@ pub mod manage;
 pub mod ps;
 pub mod start;
 pub mod top;
+pub mod wait;
 
 use config::{ConfigError, CreateConfig, MountSpec};
 
