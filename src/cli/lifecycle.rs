@@ -41,7 +41,11 @@ pub struct KillArgs {
 #[derive(Debug, Args, Clone)]
 pub struct WaitArgs {
     /// Condition to wait on: created, running, paused, stopped, exited, removing (repeatable)
-    #[arg(long = "condition", value_name = "CONDITION", default_value = "stopped")]
+    #[arg(
+        long = "condition",
+        value_name = "CONDITION",
+        default_value = "stopped"
+    )]
     pub conditions: Vec<String>,
     /// Time interval to wait before polling for completion
     #[arg(short = 'i', long, value_name = "DURATION", default_value = "250ms")]

@@ -28,8 +28,8 @@
 pub mod attach;
 pub mod client;
 mod detach;
-pub mod handoff;
 pub mod exit;
+pub mod handoff;
 pub mod keys;
 pub mod logs;
 mod memory;

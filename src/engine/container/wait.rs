@@ -168,7 +168,10 @@ mod tests {
     fn conditions_parse_as_podman_names_them() {
         assert_eq!(Condition::parse("stopped").ok(), Some(Condition::Exited));
         assert_eq!(Condition::parse("EXITED").ok(), Some(Condition::Exited));
-        assert_eq!(Condition::parse("configured").ok(), Some(Condition::Created));
+        assert_eq!(
+            Condition::parse("configured").ok(),
+            Some(Condition::Created)
+        );
         assert_eq!(Condition::parse("running").ok(), Some(Condition::Running));
         let e = Condition::parse("healthy").expect_err("no health checks");
         assert!(e.to_string().contains("not supported"), "{e}");
