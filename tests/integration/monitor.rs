@@ -394,4 +394,35 @@ fn cleanup(rig: &Rig) {
     );
     assert_eq!(states(&user), "");
     assert_eq!(user.nook(&["container", "cleanup", "nope"]).code(), 125);
+    // stop and rm by --cidfile; rm -f -t stops gracefully first; --depend is accepted.
+    let cid = user.home().join("cid");
+    let cid_text = cid.display().to_string();
+    std::fs::write(&cid, format!("{id}\n")).unwrap_or_else(|e| panic!("{cid_text}: {e}"));
+    let id = detach(
+        &user,
+        &image,
+        "bycid",
+        "trap 'exit 3' TERM; sleep 100 & wait",
+    );
+    std::fs::write(&cid, format!("{id}\n")).unwrap_or_else(|e| panic!("{cid_text}: {e}"));
+    assert_eq!(
+        user.nook(&["stop", "--cidfile", &cid_text]).ok(),
+        format!("{id}\n")
+    );
+    assert_eq!(states(&user), "bycid exited 3\n");
+    user.nook(&["start", "bycid"]).ok();
+    let rm = user.nook(&["rm", "-f", "-t", "5", "--depend", "--cidfile", &cid_text]);
+    assert_eq!(rm.ok(), format!("{id}\n"));
+    assert!(
+        rm.elapsed() < Duration::from_secs(4),
+        "SIGTERM was obeyed: {rm}"
+    );
+    assert_eq!(states(&user), "");
+    let missing = user.nook(&["rm", "--cidfile", "/nonexistent/cid"]);
+    assert_eq!(missing.code(), 125, "{missing}");
+    assert_eq!(
+        user.nook(&["rm", "--ignore", "--cidfile", "/nonexistent/cid"])
+            .ok(),
+        ""
+    );
 }
