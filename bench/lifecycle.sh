@@ -47,7 +47,7 @@ ms() { python3 -c "import sys; print('%.0f' % ((float(sys.argv[2]) - float(sys.a
     # Monitor memory of one idle container, after it settled (nook's monitor sheds its clean
     # file pages after a second idle): Rss and Pss from smaps_rollup.
     nid=$(as_user "$nook" run -d --name rss $img sleep 1000)
-    pid_=$(as_user $podman run -d --name rss --network none $img sleep 1000)
+    as_user $podman run -d --name rss --network none $img sleep 1000 >/dev/null
     sleep 3
     mem() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
     mon=$(pgrep -u "$uid" -f "^nook-monitor $nid" | head -1)
