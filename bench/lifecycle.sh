@@ -44,14 +44,15 @@ ms() { python3 -c "import sys; print('%.0f' % ((float(sys.argv[2]) - float(sys.a
     as_user $podman rm -fa >/dev/null; t2=$(date +%s.%N)
     nrm=$(ms "$t0" "$t1"); prm=$(ms "$t1" "$t2")
     echo "| \`rm -fa\`, 50 running containers obeying SIGTERM (one shot) | $nrm ms | $prm ms | $(python3 -c "print('%.1fx' % ($prm / $nrm))") |"
-    # Monitor RSS of one idle container, after it settled.
-    as_user "$nook" run -d --name rss $img sleep 1000 >/dev/null
+    # Monitor memory of one idle container, after it settled (nook's monitor sheds its clean
+    # file pages after a second idle): Rss and Pss from smaps_rollup.
+    nid=$(as_user "$nook" run -d --name rss $img sleep 1000)
     as_user $podman run -d --name rss --network none $img sleep 1000 >/dev/null
-    sleep 2
-    rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-    mon=$(pgrep -u "$uid" -x nook-monitor | head -1)
+    sleep 3
+    mem() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
+    mon=$(pgrep -u "$uid" -f "^nook-monitor $nid" | head -1)
     con=$(pgrep -u "$uid" -x conmon | head -1)
     echo
-    echo "Idle monitor RSS: nook-monitor $(rss "$mon") kB, conmon $(rss "$con") kB (VmRSS, one container each, release build)."
+    echo "Idle monitor memory: nook-monitor Rss $(mem "$mon" Rss) kB / Pss $(mem "$mon" Pss) kB, conmon Rss $(mem "$con" Rss) kB / Pss $(mem "$con" Pss) kB (smaps_rollup, one \`sleep 1000\` container each, release build)."
     clean
 } | tee bench/out/lifecycle.md

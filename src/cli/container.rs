@@ -197,6 +197,16 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
+    /// Read the container ID from the file (repeatable)
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfiles: Vec<String>,
+    /// Remove the container and the containers that depend on it (nook has no dependencies
+    /// between containers: only the container itself)
+    #[arg(long)]
+    pub depend: bool,
+    /// Seconds to wait for a running container to stop before killing it (with --force)
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u64>,
     /// Containers to remove
     pub containers: Vec<String>,
 }
@@ -328,13 +338,22 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             .into_iter()
             .map(|c| c.id)
             .collect()
-    } else if args.containers.is_empty() {
+    } else if args.containers.is_empty() && args.cidfiles.is_empty() {
         anyhow::bail!("specify one or more containers to remove, or --all");
     } else {
-        args.containers.clone()
+        let mut keys = args.containers.clone();
+        keys.extend(super::lifecycle::read_cidfiles(
+            &args.cidfiles,
+            args.ignore,
+        )?);
+        keys
     };
     let mut failed = None;
     for key in &keys {
+        if let (true, Some(t)) = (args.force, args.time) {
+            // Stop gracefully first; removal below kills what is left.
+            let _ = engine::lifecycle::stop(&store, key, t);
+        }
         match engine::remove(&store, key, args.force) {
             Ok(rec) => println!("{}", if args.all { rec.id } else { key.clone() }),
             Err(engine::ContainerError::Store(crate::store::StoreError::NotFound { .. }))

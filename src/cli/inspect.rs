@@ -64,6 +64,22 @@ pub struct PruneArgs {
     pub filters: Vec<String>,
 }
 
+/// `nook container cleanup` flags.
+#[derive(Debug, Args, Clone)]
+pub struct CleanupArgs {
+    /// Clean up all containers that are not running
+    #[arg(short, long)]
+    pub all: bool,
+    /// After cleanup, remove the container
+    #[arg(long)]
+    pub rm: bool,
+    /// After cleanup, remove the image of the container
+    #[arg(long)]
+    pub rmi: bool,
+    /// Containers to clean up
+    pub containers: Vec<String>,
+}
+
 /// `nook container ...`.
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
@@ -73,6 +89,8 @@ pub enum ContainerCommand {
     Exists(ExistsArgs),
     /// Remove all non running containers
     Prune(PruneArgs),
+    /// Clean up the mounts and resources of exited containers
+    Cleanup(CleanupArgs),
     /// List containers
     #[command(visible_aliases = ["ls", "list"])]
     Ps(PsArgs),
@@ -114,6 +132,7 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
             })
         }
         ContainerCommand::Prune(a) => prune(global, a),
+        ContainerCommand::Cleanup(a) => cleanup(global, a),
         ContainerCommand::Ps(a) => super::listing::ps(global, a),
         ContainerCommand::Top(a) => super::manage::top(global, a),
         ContainerCommand::Port(a) => super::manage::port(global, a),
@@ -123,6 +142,42 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
         ContainerCommand::Cp(a) => super::manage::cp(global, a),
         ContainerCommand::Export(a) => super::manage::export(global, a),
         ContainerCommand::Commit(a) => super::commit::commit(global, a),
+    }
+}
+
+fn cleanup(global: &GlobalOptions, args: &CleanupArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&super::store_options(global))?;
+    let keys: Vec<String> = if args.all {
+        let mut ids = Vec::new();
+        for rec in store.containers().list()? {
+            let rec = crate::engine::container::lifecycle::reconcile(&store, rec)?;
+            if !matches!(
+                rec.state,
+                crate::store::ContainerState::Running | crate::store::ContainerState::Paused
+            ) {
+                ids.push(rec.id);
+            }
+        }
+        ids
+    } else if args.containers.is_empty() {
+        anyhow::bail!("specify one or more containers, or --all");
+    } else {
+        args.containers.clone()
+    };
+    let mut failed = None;
+    for key in &keys {
+        match manage::cleanup(&store, key, args.rm, args.rmi) {
+            Ok(id) => println!("{id}"),
+            Err(e) => {
+                if let Some(previous) = failed.replace(e) {
+                    eprintln!("Error: {previous}");
+                }
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
     }
 }
 

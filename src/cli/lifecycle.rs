@@ -21,6 +21,9 @@ pub struct StopArgs {
     /// Seconds to wait for the stop signal to work before killing the container
     #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_STOP_TIMEOUT)]
     pub time: u64,
+    /// Read the container ID from the file (repeatable)
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfiles: Vec<String>,
     /// Containers to stop
     pub containers: Vec<String>,
 }
@@ -41,7 +44,17 @@ pub struct KillArgs {
 /// `nook wait` flags.
 #[derive(Debug, Args, Clone)]
 pub struct WaitArgs {
-    /// Ignore errors when a container does not exist
+    /// Condition to wait on: created, running, paused, stopped, exited, removing (repeatable)
+    #[arg(
+        long = "condition",
+        value_name = "CONDITION",
+        default_value = "stopped"
+    )]
+    pub conditions: Vec<String>,
+    /// Time interval to wait before polling for completion
+    #[arg(short = 'i', long, value_name = "DURATION", default_value = "250ms")]
+    pub interval: String,
+    /// Ignore errors when a container does not exist (prints -1 for it)
     #[arg(long)]
     pub ignore: bool,
     /// Containers to wait for
@@ -73,6 +86,19 @@ pub struct LogsArgs {
     /// The containers
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+/// The container ids written in `files` (`--cidfile`); with `ignore`, missing files are skipped.
+pub(super) fn read_cidfiles(files: &[String], ignore: bool) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => ids.push(text.trim().to_string()),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("reading CIDFile {f}: {e}"),
+        }
+    }
+    Ok(ids)
 }
 
 fn not_found(e: &ContainerError) -> bool {
@@ -124,7 +150,9 @@ fn each(
 
 pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let keys = targets(&store, args.all, &args.containers)?;
+    let mut named = args.containers.clone();
+    named.extend(read_cidfiles(&args.cidfiles, args.ignore)?);
+    let keys = targets(&store, args.all, &named)?;
     each(&keys, args.ignore, |key| {
         lifecycle::stop(&store, key, args.time)?;
         Ok(key.to_string())
@@ -142,9 +170,22 @@ pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
 }
 
 pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
+    use crate::engine::container::wait::{self, Condition};
+    let conditions = args
+        .conditions
+        .iter()
+        .flat_map(|c| c.split(','))
+        .map(Condition::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let interval = wait::parse_interval(&args.interval)?;
     let store = Store::open(&super::store_options(global))?;
-    each(&args.containers, args.ignore, |key| {
-        Ok(lifecycle::wait(&store, key)?.to_string())
+    each(&args.containers, false, |key| {
+        match wait::wait_for(&store, key, &conditions, interval) {
+            Ok(code) => Ok(code.to_string()),
+            // Podman prints -1 for an ignored missing container.
+            Err(e) if args.ignore && not_found(&e) => Ok("-1".into()),
+            Err(e) => Err(e),
+        }
     })
 }
 

@@ -216,7 +216,7 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 }
 
 /// What the monitor needs to log one container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogSetup {
     pub driver: LogDriver,
     /// The log file (file drivers).
@@ -228,6 +228,22 @@ pub struct LogSetup {
     pub name: String,
     pub identifier: String,
     pub tag: Option<String>,
+}
+
+impl LogSetup {
+    /// A set-up that keeps nothing (`--log-driver none`) for container `id`.
+    pub fn discard(id: &str) -> LogSetup {
+        LogSetup {
+            driver: LogDriver::None,
+            path: PathBuf::new(),
+            max_size: None,
+            max_file: 1,
+            id: id.to_string(),
+            name: String::new(),
+            identifier: String::new(),
+            tag: None,
+        }
+    }
 }
 
 /// The monitor's log writer.

@@ -31,10 +31,12 @@ pub mod attach;
 pub mod client;
 mod detach;
 pub mod exit;
+pub mod handoff;
 pub mod journal;
 pub mod keys;
 pub mod log_driver;
 pub mod logs;
+mod memory;
 pub mod proc;
 mod pump;
 pub mod restart;
@@ -82,8 +84,8 @@ pub struct Job<'a> {
     pub restart: restart::RestartPolicy,
     /// Where its output goes.
     pub log: log_driver::LogSetup,
-    /// Runs in the monitor after the exit is recorded (or the start failed): unmount, `--rm`.
-    pub cleanup: Box<dyn FnOnce(&Store) + 'a>,
+    /// Remove the container after its last exit (`--rm`); it is unmounted in any case.
+    pub remove: bool,
 }
 
 /// The monitor's report on the sync pipe.

@@ -2,7 +2,8 @@
 //! every attached client, feeds clients' input to its stdin (`-i`: a pipe, or the pty master
 //! with `-t`), applies their window sizes to the pty, accepts new clients on the attach socket
 //! ([`super::attach`]), and reaps the container through a pidfd. Clients are closed when the
-//! container has exited and its last output was sent.
+//! container has exited and its last output was sent. A second without events sheds the
+//! monitor's mapped file pages ([`super::memory`]).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -41,6 +42,19 @@ impl Server {
             listener,
             clients: Vec::new(),
         }
+    }
+
+    /// The listener and the connected clients (handed to the re-executed monitor).
+    pub(super) fn parts(&self) -> (BorrowedFd<'_>, Vec<BorrowedFd<'_>>) {
+        let clients = self.clients.iter().map(|c| c.as_fd()).collect();
+        (self.listener.as_fd(), clients)
+    }
+
+    /// The server again from what [`Server::parts`] gave, in a re-executed monitor.
+    pub(super) fn resume(listener: OwnedFd, clients: Vec<OwnedFd>) -> Server {
+        let mut server = Server::new(listener);
+        server.clients = clients;
+        server
     }
 
     fn accept(&mut self) {
@@ -223,6 +237,7 @@ pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogSi
     }
     let pidfd = proc::pidfd(child.as_raw()).ok();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut shed_when_idle = true;
     let code = loop {
         let mut slots = Vec::new();
         let mut fds: Vec<PollFd<'_>> = Vec::new();
@@ -240,14 +255,22 @@ pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogSi
             slots.push(Slot::Client(i));
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
         }
-        // Without a pidfd (old kernel), look for the exit every 100 ms.
-        let timeout = if pidfd.is_some() {
-            PollTimeout::NONE
-        } else {
+        // Without a pidfd (old kernel), look for the exit every 100 ms; after a second
+        // without events, give back the file pages the work mapped in (super::memory).
+        let timeout = if pidfd.is_none() {
             PollTimeout::from(100u8)
+        } else if shed_when_idle {
+            PollTimeout::from(1000u16)
+        } else {
+            PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
+            Ok(0) if shed_when_idle => {
+                super::memory::shed_file_pages();
+                shed_when_idle = false;
+            }
+            Ok(_) => shed_when_idle = true,
+            Err(Errno::EINTR) => {}
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
         let ready: Vec<Slot> = fds

@@ -3,8 +3,13 @@
 //! doubling, capped at 1 minute; back to 100 ms after a run of 10 s or more) and starts the
 //! container again in the same root filesystem. `stop` and `rm -f` forbid further restarts by
 //! writing a marker file in the container's run directory ([`forbid`]) before they signal; the
-//! monitor checks it after every exit and while it waits. `unless-stopped` acts as `always`
-//! (there is no daemon whose restart would tell them apart).
+//! monitor checks it after every exit and while it waits.
+//!
+//! `unless-stopped` acts as `always`: both restart after any exit (a crash, a kill behind
+//! nook's back, a clean exit) and neither restarts after the user's `stop` (or `rm -f`). In
+//! Podman the two differ only at boot, where `podman-restart.service` starts the `always`
+//! containers again (also the stopped ones) but not stopped `unless-stopped` ones; nook has no
+//! such boot service, so after a reboot neither kind comes back until `nook start`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -99,6 +104,19 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// A backoff whose next delay is `ms` milliseconds (as [`Backoff::next_millis`] gave it:
+    /// the monitor hands it over when it re-executes itself).
+    pub fn from_millis(ms: u64) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(ms).clamp(FIRST, CAP),
+        }
+    }
+
+    /// The next delay in milliseconds.
+    pub fn next_millis(&self) -> u64 {
+        self.next.as_millis() as u64
+    }
+
     /// The delay before the next start, after a run that lasted `ran`.
     pub fn delay(&mut self, ran: Duration) -> Duration {
         if ran >= STABLE {

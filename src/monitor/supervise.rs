@@ -3,14 +3,18 @@
 //! long as its restart policy says so ([`super::restart`]), then record the exit and clean up.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use oci_spec::runtime::Spec;
+
 use super::exit::{self, ExitStatus};
-use super::log_driver::{LogDriver, LogSink};
+use super::log_driver::{LogDriver, LogSetup, LogSink};
 use super::logs::Stream;
 use super::pump::{self, ContainerIo, Server};
 use super::{attach, detach, proc, restart, Job, Report};
 use crate::engine::container::start::set_state;
+use crate::runtime::{LaunchOptions, Spawned};
 use crate::store::{ContainerState, Durability, Store, StoreError};
 
 /// Writes the report line; a CLI that went away is fine.
@@ -33,6 +37,25 @@ pub fn run(job: Job<'_>, sync: OwnedFd) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// What the monitor knows about its container once it runs, in whichever process it is by
+/// then (the forked one, or the re-executed small one: [`super::handoff`]).
+pub(super) struct Ctx<'a> {
+    pub store: &'a Store,
+    pub id: String,
+    pub spec: Spec,
+    pub bundle: PathBuf,
+    pub launch: LaunchOptions,
+    pub restart: restart::RestartPolicy,
+    pub log: LogSetup,
+    pub remove: bool,
+}
+
+/// Where the steady loop starts: a run of the container to serve, or one that just ended.
+pub(super) enum Phase {
+    Running(Spawned),
+    Exited { code: i32, ran: Duration },
+}
+
 fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     let Job {
         store,
@@ -42,15 +65,15 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         mut launch,
         restart,
         log: log_setup,
-        cleanup,
+        remove,
     } = job;
     exit::remove(store, &id);
     restart::allow(store, &id);
     // passthrough: the container inherits the monitor's stdout/stderr (the CLI's).
     launch.pipes = log_setup.driver != LogDriver::Passthrough;
-    let failed = |message: String, code: i32, cleanup: Box<dyn FnOnce(&Store) + '_>| {
+    let failed = |message: String, code: i32| {
         finish(store, &id, code, Some(message.clone()));
-        cleanup(store);
+        crate::engine::container::lifecycle::release(store, &id, remove);
         send_report(
             &sync,
             &Report::Failed {
@@ -60,7 +83,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         );
         code
     };
-    let mut log = match LogSink::open(&log_setup) {
+    let log = match LogSink::open(&log_setup) {
         Ok(l) => l,
         Err(e) => {
             let what = match log_setup.driver {
@@ -72,11 +95,11 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
                 log_setup.driver.as_str(),
                 what.display()
             );
-            return failed(msg, crate::error::EXIT_ENGINE, cleanup);
+            return failed(msg, crate::error::EXIT_ENGINE);
         }
     };
     let run_dir = store.paths().container_run_dir(&id);
-    let mut server = match attach::listen_in(&run_dir) {
+    let server = match attach::listen_in(&run_dir) {
         Ok(l) => Server::new(l),
         Err(e) => {
             let msg = format!(
@@ -84,17 +107,17 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
                 run_dir.display(),
                 e.desc()
             );
-            return failed(msg, crate::error::EXIT_ENGINE, cleanup);
+            return failed(msg, crate::error::EXIT_ENGINE);
         }
     };
     let spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
         Ok(s) => s,
-        Err(e) => return failed(e.to_string(), e.exit_code(), cleanup),
+        Err(e) => return failed(e.to_string(), e.exit_code()),
     };
     if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), 0) {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
-        return failed(msg, crate::error::EXIT_ENGINE, cleanup);
+        return failed(msg, crate::error::EXIT_ENGINE);
     }
     send_report(
         &sync,
@@ -105,51 +128,87 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     );
     drop(sync);
     exit::prune_orphans(store, Duration::from_secs(300));
-    // Give back the heap the CLI left behind (the monitor lives long and needs little).
-    // SAFETY: malloc_trim only releases free memory.
-    unsafe { libc::malloc_trim(0) };
-    let mut spawned = spawned;
-    let mut restarts = 0u32;
-    let mut backoff = restart::Backoff::default();
+    let ctx = Ctx {
+        store,
+        id,
+        spec,
+        bundle,
+        launch,
+        restart,
+        log: log_setup,
+        remove,
+    };
+    steady(
+        &ctx,
+        Phase::Running(spawned),
+        0,
+        restart::Backoff::default(),
+        server,
+        log,
+    )
+}
+
+/// Serves the container until its last exit, starting it again as its restart policy says,
+/// then records the exit and releases it. Each run is served by a freshly re-executed small
+/// monitor ([`super::handoff::exec`]), which comes back here (with [`Phase::Exited`]) when the
+/// run ended; without that, the run is served in this process.
+pub(super) fn steady(
+    ctx: &Ctx<'_>,
+    mut phase: Phase,
+    mut restarts: u32,
+    mut backoff: restart::Backoff,
+    mut server: Server,
+    mut log: LogSink,
+) -> i32 {
+    let (store, id) = (ctx.store, ctx.id.as_str());
     let (code, reason) = loop {
-        let started = Instant::now();
-        // The network helper lives as long as this run of the container, and no longer.
-        let network = spawned.helper.take();
-        let code = pump::run(
-            spawned.pid,
-            container_io(spawned, launch.interactive),
-            &mut server,
-            &mut log,
-        );
-        drop(network);
-        if !restart.restarts(code, restarts) || restart::forbidden(store, &id) {
+        let (code, ran) = match phase {
+            Phase::Running(spawned) => {
+                let mut spawned = super::handoff::exec(ctx, spawned, restarts, &backoff, &server);
+                let started = Instant::now();
+                // The network helper lives as long as this run of the container, and no longer.
+                let network = spawned.helper.take();
+                let code = pump::run(
+                    spawned.pid,
+                    container_io(spawned, ctx.launch.interactive),
+                    &mut server,
+                    &mut log,
+                );
+                drop(network);
+                (code, started.elapsed())
+            }
+            Phase::Exited { code, ran } => (code, ran),
+        };
+        if !ctx.restart.restarts(code, restarts) || restart::forbidden(store, id) {
             break (code, None);
         }
         restarts += 1;
-        record_exit(store, &id, code, false, None);
-        let delay = backoff.delay(started.elapsed());
-        if !restart::wait_unless_forbidden(store, &id, delay) {
+        record_exit(store, id, code, false, None);
+        let delay = backoff.delay(ran);
+        if !restart::wait_unless_forbidden(store, id, delay) {
             break (code, None);
         }
-        spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
+        let spawned = match crate::runtime::spawn(&ctx.spec, &ctx.bundle, &ctx.launch) {
             Ok(s) => s,
             Err(e) => break (e.exit_code(), Some(format!("restart {restarts}: {e}"))),
         };
-        if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), restarts) {
+        if let Err(e) = record_running(store, id, spawned.pid.as_raw(), restarts) {
             // Removed meanwhile (`rm -f` raced the restart): it must not run on.
             crate::runtime::spawn::abandon(spawned.pid);
             break (code, Some(format!("recording restart {restarts}: {e}")));
         }
+        phase = Phase::Running(spawned);
     };
     drop(server);
+    let run_dir = store.paths().container_run_dir(id);
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
-    finish(store, &id, code, reason);
-    cleanup(store);
+    finish(store, id, code, reason);
+    crate::engine::container::lifecycle::release(store, id, ctx.remove);
     0
 }
 
 /// The container's descriptors as the I/O loop takes them (stdin only with `-i`).
-fn container_io(spawned: crate::runtime::Spawned, interactive: bool) -> ContainerIo {
+pub(super) fn container_io(spawned: Spawned, interactive: bool) -> ContainerIo {
     let mut sources = Vec::new();
     let (mut input, mut tty) = (None, None);
     if let Some(master) = spawned.master {

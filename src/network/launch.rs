@@ -26,7 +26,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What to connect: the mode (pasta or slirp4netns), the ports, where to keep the helper's
 /// socket and log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attach {
     pub mode: Mode,
     pub ports: Vec<PortMapping>,
@@ -41,22 +41,44 @@ pub struct Attach {
 /// A running helper; dropping it kills and reaps it.
 #[derive(Debug)]
 pub struct Running {
-    child: Child,
+    pid: nix::unistd::Pid,
     /// slirp4netns's exit pipe: closing it ends slirp4netns.
-    _exit: Option<OwnedFd>,
+    exit: Option<OwnedFd>,
 }
 
 impl Running {
+    fn new(child: Child, exit: Option<OwnedFd>) -> Running {
+        Running {
+            pid: nix::unistd::Pid::from_raw(child.id() as i32),
+            exit,
+        }
+    }
+
+    /// Takes over a helper started by this process before it re-executed itself (the
+    /// monitor's hand-off): `pid` is a child of this process, `exit` its exit pipe if any.
+    pub fn adopt(pid: i32, exit: Option<OwnedFd>) -> Running {
+        Running {
+            pid: nix::unistd::Pid::from_raw(pid),
+            exit,
+        }
+    }
+
     /// The helper's pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid.as_raw() as u32
+    }
+
+    /// slirp4netns's exit pipe (to hand over across an exec).
+    pub fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.exit.as_ref().map(|f| f.as_fd())
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
     }
 }
 
@@ -208,7 +230,7 @@ fn start_pasta(plan: &Attach, opts: &[String], pid: Pid) -> Result<Running, Netw
             .skip(1)
             .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
         {
-            return Ok(Running { child, _exit: None });
+            return Ok(Running::new(child, None));
         }
         if let Some(e) = exited(&mut child, "pasta", &plan.run_dir) {
             return Err(e);
@@ -280,7 +302,7 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
     );
     let mut child = spawn_logged(&mut cmd, &plan.run_dir, "slirp4netns")?;
     drop((ready_w, exit_r));
-    let running = |child| Running { child, _exit: None };
+    let running = |child| Running::new(child, None);
     let mut fds = [nix::poll::PollFd::new(
         std::os::fd::AsFd::as_fd(&ready_r),
         nix::poll::PollFlags::POLLIN,
@@ -301,10 +323,7 @@ fn start_slirp(plan: &Attach, o: &SlirpOptions, pid: Pid) -> Result<Running, Net
         drop(running(child));
         return Err(err);
     }
-    let helper = Running {
-        child,
-        _exit: Some(exit_w),
-    };
+    let helper = Running::new(child, Some(exit_w));
     // Connected through an open directory, for the same path-length reason.
     let dir = std::fs::File::open(&plan.run_dir).map_err(|e| NetworkError::Start {
         helper: "slirp4netns".into(),

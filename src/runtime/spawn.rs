@@ -23,7 +23,7 @@ use super::plan::{self, PlanEnv};
 use super::{namespaces, tty, RuntimeError};
 
 /// How the engine attaches to the container.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LaunchOptions {
     /// Allocate a pty for the container (`-t`).
     pub tty: bool,

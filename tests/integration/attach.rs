@@ -21,7 +21,12 @@ pub fn tests() -> Vec<Trial> {
             attach_pipe,
         ),
         support::test("attach::restart_on_failure_exactly_three_times", on_failure),
-        support::test("attach::restart_always_until_stopped", always_then_stop),
+        support::test("attach::restart_always_until_stopped", |rig| {
+            restarts_until_stopped(rig, "always")
+        }),
+        support::test("attach::restart_unless_stopped_until_stopped", |rig| {
+            restarts_until_stopped(rig, "unless-stopped")
+        }),
         support::test("attach::restart_command_starts_anew", restart_command),
     ]
 }
@@ -286,13 +291,16 @@ fn on_failure(rig: &Rig) {
     assert!(bad.stderr().contains("on-failure[:MAX]"), "{bad}");
 }
 
-fn always_then_stop(rig: &Rig) {
+/// `always` and `unless-stopped` (the same in nook, see `monitor::restart`): a crash brings the
+/// container back, `stop` ends it for good.
+fn restarts_until_stopped(rig: &Rig, policy: &str) {
     let user = rig.user().isolated();
     let image = busybox(rig, &user);
+    let flag = format!("--restart={policy}");
     let id = run_d(
         &user,
         &[
-            "--restart=always",
+            &flag,
             "--name",
             "phoenix",
             &image,
@@ -307,7 +315,7 @@ fn always_then_stop(rig: &Rig) {
     assert!(
         eventually(Duration::from_secs(10), || ups() == 2
             && state(&user, "phoenix") == "phoenix running 0"),
-        "always: killed, it came back: {} runs, {}",
+        "{policy}: killed, it came back: {} runs, {}",
         ups(),
         state(&user, "phoenix")
     );
@@ -321,7 +329,7 @@ fn always_then_stop(rig: &Rig) {
     run_d(
         &user,
         &[
-            "--restart=always",
+            &flag,
             "--name",
             "loop",
             &image,

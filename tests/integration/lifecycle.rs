@@ -20,6 +20,7 @@ pub fn tests() -> Vec<Trial> {
             "lifecycle::cp_both_ways_without_escapes_and_export",
             cp_export,
         ),
+        support::test("lifecycle::cp_reaches_a_running_containers_mounts", cp_live),
         support::test("lifecycle::reboot_is_reconciled_and_start_works", reboot),
         support::test("lifecycle::container_killed_behind_our_back", killed_behind),
         support::test("lifecycle::concurrent_run_and_rm", concurrent),
@@ -313,6 +314,75 @@ fn manage(rig: &Rig) {
         "keeps\n"
     );
     user.nook(&["rm", "-f", "keeps"]).ok();
+}
+
+/// `cp` to and from a running container sees what it sees: its volume and its tmpfs, which
+/// live in its own mount namespace; its symlinks still cannot lead out.
+fn cp_live(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let host = user.home().join("live");
+    let h = host.display().to_string();
+    user.sh(&format!("mkdir -p {h}/out && echo into > {h}/in.txt"))
+        .ok();
+    detach(
+        &user,
+        &[
+            "--name",
+            "live",
+            "-v",
+            "data:/data",
+            "--tmpfs",
+            "/scratch",
+            &image,
+            "sh",
+            "-c",
+            &format!("echo inside > /scratch/made; ln -s {h}/out /scratch/esc; sleep 100"),
+        ],
+    );
+    assert!(eventually(Duration::from_secs(5), || user
+        .nook(&["exec", "live", "ls", "/scratch"])
+        .ok()
+        .contains("made")));
+    for dest in ["live:/data/", "live:/scratch/"] {
+        user.nook(&["cp", &format!("{h}/in.txt"), dest]).ok();
+    }
+    // The link resolves inside the container, where its target does not exist.
+    let esc = user.nook(&["cp", &format!("{h}/in.txt"), "live:/scratch/esc/"]);
+    assert_eq!(esc.code(), 125, "{esc}");
+    assert_eq!(
+        user.nook(&["exec", "live", "cat", "/data/in.txt", "/scratch/in.txt"])
+            .ok(),
+        "into\ninto\n",
+        "the copies landed in the volume and the tmpfs the container sees"
+    );
+    assert_eq!(
+        user.sh(&format!("ls -A {h}/out")).ok(),
+        "",
+        "no escape through a link in the tmpfs"
+    );
+    user.nook(&["cp", "live:/scratch/made", &format!("{h}/out/made")])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("out/made")).unwrap_or_default(),
+        "inside\n",
+        "cp out reads the container's tmpfs"
+    );
+    user.nook(&["rm", "-f", "live"]).ok();
+    // Stopped: the volume still holds the copy (read through a new container).
+    assert_eq!(
+        user.nook(&[
+            "run",
+            "--rm",
+            "-v",
+            "data:/data",
+            &image,
+            "cat",
+            "/data/in.txt"
+        ])
+        .ok(),
+        "into\n"
+    );
 }
 
 fn cp_export(rig: &Rig) {

@@ -18,6 +18,8 @@ pub fn tests() -> Vec<Trial> {
         support::test("monitor::killed_monitor_is_reconciled", killed_monitor),
         support::test("monitor::rm_detached_leaves_nothing", rm_detached),
         support::test("monitor::run_detached_reports_runtime_errors", errors),
+        support::test("monitor::wait_conditions_interval_ignore", wait_conditions),
+        support::test("monitor::container_cleanup", cleanup),
     ]
 }
 
@@ -164,6 +166,15 @@ fn wait_and_kill(rig: &Rig) {
     );
 }
 
+/// Resident set of `pid` in kB (`Rss` of `/proc/PID/smaps_rollup`), 0 when unreadable.
+fn rss_kb(pid: i32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Rss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The parent pid of `pid` on the host.
 fn parent_of(pid: i32) -> i32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -190,6 +201,14 @@ fn killed_monitor(rig: &Rig) {
     assert_eq!(comm.trim(), "nook-monitor", "the container's parent");
     let cmdline = std::fs::read_to_string(format!("/proc/{monitor}/cmdline")).unwrap_or_default();
     assert!(cmdline.starts_with("nook-monitor "), "{cmdline:?}");
+    // The monitor re-executed itself into its small entry and, idle, shed its file pages: in
+    // this debug build ~6 MB instead of ~14 MB without (the release build: ~1.4 MB, see
+    // bench/lifecycle.sh; conmon 2.5 MB).
+    assert!(
+        eventually(Duration::from_secs(5), || rss_kb(monitor) < 8000),
+        "an idle monitor stays small: {} kB",
+        rss_kb(monitor)
+    );
     // SAFETY: kill(2) of the monitor we just identified.
     assert_eq!(unsafe { libc::kill(monitor, libc::SIGKILL) }, 0);
     assert!(
@@ -209,6 +228,33 @@ fn killed_monitor(rig: &Rig) {
         .join(format!("{id}.json"));
     let text = std::fs::read_to_string(&record).unwrap_or_default();
     assert!(text.contains("its monitor (pid"), "reason recorded: {text}");
+    let error = user
+        .nook(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.Error}}",
+            "orphan",
+        ])
+        .ok();
+    assert!(
+        error.starts_with("exited its monitor (pid") && error.contains("died"),
+        "inspect shows the reason: {error}"
+    );
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    };
+    assert!(
+        eventually(Duration::from_secs(5), dead),
+        "the container died with its monitor (parent-death signal)"
+    );
     assert_eq!(user.nook(&["rm", "orphan"]).ok(), "orphan\n");
     assert_eq!(states(&user), "");
     assert!(!user.graph_root().join("containers").join(&id).exists());
@@ -251,4 +297,132 @@ fn errors(rig: &Rig) {
     let denied = user.nook(&["run", "-d", "--rm", &image, "/etc/passwd"]);
     assert_eq!(denied.code(), 126, "{denied}");
     assert_eq!(states(&user), "m exited 127\n", "--rm removed the other");
+}
+
+fn wait_conditions(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let created = user.nook(&["create", "--name", "fresh", &image, "true"]);
+    created.ok();
+    assert_eq!(
+        user.nook(&["wait", "--condition", "created", "fresh"]).ok(),
+        "-1\n"
+    );
+    detach(&user, &image, "five", "sleep 1; exit 5");
+    let running = user.nook(&["wait", "--condition=running", "--condition=paused", "five"]);
+    assert_eq!(running.ok(), "-1\n");
+    assert!(running.elapsed() < Duration::from_millis(900), "{running}");
+    // Several containers, one missing but ignored (-1), the default condition (the exit).
+    let both = user.nook(&["wait", "--ignore", "-i", "50ms", "nope", "five"]);
+    assert_eq!(both.ok(), "-1\n5\n");
+    assert_eq!(
+        user.nook(&[
+            "wait",
+            "--condition",
+            "stopped",
+            "--condition",
+            "running",
+            "five"
+        ])
+        .ok(),
+        "5\n"
+    );
+    assert_eq!(user.nook(&["wait", "nope"]).code(), 125);
+    let unsupported = user.nook(&["wait", "--condition", "healthy", "five"]);
+    assert_eq!(unsupported.code(), 125, "{unsupported}");
+    assert!(
+        unsupported.stderr().contains("not supported"),
+        "{unsupported}"
+    );
+    let bad = user.nook(&["wait", "--interval", "soon", "five"]);
+    assert_eq!(bad.code(), 125, "{bad}");
+    // removing: met once the container is gone.
+    let id = user
+        .nook(&["run", "-d", "--rm", &image, "sleep", "0.5"])
+        .ok()
+        .trim()
+        .to_string();
+    let gone = user.nook(&["wait", "--condition", "removing", "--interval", "20ms", &id]);
+    assert_eq!(gone.ok(), "-1\n");
+    assert_eq!(user.nook(&["container", "exists", &id]).code(), 1);
+}
+
+fn cleanup(rig: &Rig) {
+    let user = rig.user().isolated();
+    let image = busybox(rig, &user);
+    let id = detach(&user, &image, "busy", "sleep 100");
+    let refused = user.nook(&["container", "cleanup", "busy"]);
+    assert_eq!(refused.code(), 125, "{refused}");
+    assert!(
+        refused.stderr().contains("refusing to clean up"),
+        "{refused}"
+    );
+    let mounted = || {
+        user.nook(&["unshare", "cat", "/proc/self/mountinfo"])
+            .ok()
+            .contains(&id)
+    };
+    assert!(mounted(), "a running container's root is mounted");
+    // A dead monitor: cleanup reconciles and unmounts.
+    let pid: i32 = user
+        .nook(&["ps", "--format", "{{.Pid}}"])
+        .ok()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("ps shows the container pid: {e}"));
+    let monitor = parent_of(pid);
+    // SAFETY: kill(2) of the container's monitor.
+    assert_eq!(unsafe { libc::kill(monitor, libc::SIGKILL) }, 0);
+    assert!(eventually(Duration::from_secs(5), || {
+        !std::path::Path::new(&format!("/proc/{monitor}")).exists()
+    }));
+    assert_eq!(
+        user.nook(&["container", "cleanup", "-a"]).ok(),
+        format!("{id}\n")
+    );
+    assert!(!mounted(), "cleanup unmounted the root filesystem");
+    assert_eq!(states(&user), "busy exited 0\n", "exit code unknown");
+    assert_eq!(
+        user.nook(&["start", "busy"]).ok(),
+        "busy\n",
+        "it starts again"
+    );
+    user.nook(&["stop", "-t", "0", "busy"]).ok();
+    assert_eq!(
+        user.nook(&["container", "cleanup", "--rm", "busy"]).ok(),
+        format!("{id}\n")
+    );
+    assert_eq!(states(&user), "");
+    assert_eq!(user.nook(&["container", "cleanup", "nope"]).code(), 125);
+    // stop and rm by --cidfile; rm -f -t stops gracefully first; --depend is accepted.
+    let cid = user.home().join("cid");
+    let cid_text = cid.display().to_string();
+    std::fs::write(&cid, format!("{id}\n")).unwrap_or_else(|e| panic!("{cid_text}: {e}"));
+    let id = detach(
+        &user,
+        &image,
+        "bycid",
+        "trap 'exit 3' TERM; sleep 100 & wait",
+    );
+    std::fs::write(&cid, format!("{id}\n")).unwrap_or_else(|e| panic!("{cid_text}: {e}"));
+    assert_eq!(
+        user.nook(&["stop", "--cidfile", &cid_text]).ok(),
+        format!("{id}\n")
+    );
+    assert_eq!(states(&user), "bycid exited 3\n");
+    user.nook(&["start", "bycid"]).ok();
+    let rm = user.nook(&["rm", "-f", "-t", "5", "--depend", "--cidfile", &cid_text]);
+    assert_eq!(rm.ok(), format!("{id}\n"));
+    assert!(
+        rm.elapsed() < Duration::from_secs(4),
+        "SIGTERM was obeyed: {rm}"
+    );
+    assert_eq!(states(&user), "");
+    let missing = user.nook(&["rm", "--cidfile", "/nonexistent/cid"]);
+    assert_eq!(missing.code(), 125, "{missing}");
+    assert_eq!(
+        user.nook(&["rm", "--ignore", "--cidfile", "/nonexistent/cid"])
+            .ok(),
+        ""
+    );
 }

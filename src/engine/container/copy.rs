@@ -13,9 +13,10 @@
 //! ([`crate::image::layer::apply::apply_tar`]), rooted at the resolved destination directory,
 //! so entries and their symlinks cannot leave it either. Ownership: files copied in belong to
 //! the container's root (0:0), files copied out to the calling user (as `docker cp`); `export`
-//! keeps the container's owners. Limits: volumes and tmpfs mounts of a running container live
-//! in its own mount namespace and are not seen (the copy reaches the layer beneath); files named
-//! `.wh.*` copied in are taken as overlay whiteouts by the applier.
+//! keeps the container's owners. A running (or paused) container is reached as it sees itself,
+//! through `/proc/<pid>/root` ([`RootfsAccess::open_live`]): its volumes and tmpfs mounts live
+//! in its own mount namespace and `cp` reads and writes them as the container would. Limit:
+//! files named `.wh.*` copied in are taken as overlay whiteouts by the applier.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -83,6 +84,25 @@ pub struct RootfsAccess<'s> {
 }
 
 impl<'s> RootfsAccess<'s> {
+    /// The container's root as its processes see it when it runs (`/proc/<pid>/root`, with
+    /// its volumes and tmpfs mounts), else its mounted root filesystem ([`Self::open`]).
+    pub fn open_live(store: &'s Store, key: &str) -> Result<RootfsAccess<'s>, ContainerError> {
+        let rec = lifecycle::get(store, key)?;
+        if let (ContainerState::Running | ContainerState::Paused, Some(pid)) = (rec.state, rec.pid)
+        {
+            let path = PathBuf::from(format!("/proc/{pid}/root"));
+            if path.join(".").is_dir() {
+                return Ok(RootfsAccess {
+                    store,
+                    id: rec.id,
+                    path,
+                    mounted_here: None,
+                });
+            }
+        }
+        RootfsAccess::open(store, &rec.id)
+    }
+
     /// Mounts (if needed) the root filesystem of container `key`.
     pub fn open(store: &'s Store, key: &str) -> Result<RootfsAccess<'s>, ContainerError> {
         let rec = lifecycle::get(store, key)?;
@@ -415,7 +435,7 @@ pub fn copy(
 ) -> Result<(), ContainerError> {
     match (src, dest) {
         (Location::Container { key, path }, Location::Host(host)) => {
-            let access = RootfsAccess::open(store, key)?;
+            let access = RootfsAccess::open_live(store, key)?;
             let src_is_dir = open_source(&access.path, path)?.2;
             let host_text = host.to_string_lossy().into_owned();
             let kind = std::fs::symlink_metadata(host).ok().map(|m| m.is_dir());
@@ -432,7 +452,7 @@ pub fn copy(
         }
         (Location::Host(host), Location::Container { key, path }) => {
             let (parent, name, src_is_dir) = open_host(host)?;
-            let access = RootfsAccess::open(store, key)?;
+            let access = RootfsAccess::open_live(store, key)?;
             let kind = container_kind(&access.path, path);
             let src_text = host.to_string_lossy().into_owned();
             let (dir, top) = placement(kind, path, &src_text, src_is_dir)?;
@@ -449,7 +469,7 @@ pub fn copy(
             )
         }
         (Location::Stream, Location::Container { key, path }) => {
-            let access = RootfsAccess::open(store, key)?;
+            let access = RootfsAccess::open_live(store, key)?;
             if container_kind(&access.path, path) != Some(true) {
                 return Err(other(format!(
                     "destination \"{path}\" must be a directory in the container when copying from stdin"
@@ -463,7 +483,7 @@ pub fn copy(
             )
         }
         (Location::Container { key, path }, Location::Stream) => {
-            let access = RootfsAccess::open(store, key)?;
+            let access = RootfsAccess::open_live(store, key)?;
             let top = if contents_only(path) {
                 String::new()
             } else {

@@ -114,15 +114,6 @@ pub fn start_detached(
             return Err(e);
         }
     };
-    let id = rec.id.clone();
-    let cleanup = Box::new(move |store: &Store| {
-        if let Err(e) = rootfs::unmount(kind, store, &id) {
-            tracing::warn!("unmounting the root filesystem of {id}: {e}");
-        }
-        if removing {
-            let _ = super::remove_with(store, &id, true, true);
-        }
-    });
     let report = monitor::launch(Job {
         store,
         id: rec.id.clone(),
@@ -131,7 +122,7 @@ pub fn start_detached(
         launch: prepared.launch,
         restart: config.restart_policy,
         log: super::logs::log_setup(store, &rec, &config),
-        cleanup,
+        remove: removing,
     });
     match report {
         Ok(Report::Started { pid, .. }) => Ok(Detached::Started { pid }),
@@ -140,6 +131,22 @@ pub fn start_detached(
             let _ = rootfs::unmount(kind, store, &rec.id);
             Err(ContainerError::Other(e.to_string()))
         }
+    }
+}
+
+/// What a monitor does after its container's last exit (or a failed start): unmounts the root
+/// filesystem, and removes the container for `--rm` (keeping the exit file for `wait`). Best
+/// effort: the container may be gone already.
+pub fn release(store: &Store, id: &str, remove: bool) {
+    if let Ok(rec) = store.containers().get(id) {
+        if let Ok(kind) = load_config(&rec).and_then(|c| driver_kind(&c, store)) {
+            if let Err(e) = rootfs::unmount(kind, store, id) {
+                tracing::warn!("unmounting the root filesystem of {id}: {e}");
+            }
+        }
+    }
+    if remove {
+        let _ = super::remove_with(store, id, true, true);
     }
 }
 
@@ -262,32 +269,10 @@ pub fn end_restarts(store: &Store, rec: ContainerRecord) -> ContainerRecord {
     }
 }
 
-/// `nook wait`: blocks until the container exited and returns its exit code (-1 when unknown).
+/// `nook wait` for the exit: blocks until the container exited and returns its exit code (-1
+/// when unknown). See [`super::wait`] for the other conditions.
 pub fn wait(store: &Store, key: &str) -> Result<i32, ContainerError> {
-    let id = store.containers().get(key)?.id;
-    loop {
-        let rec = match store.containers().get(&id) {
-            Ok(r) => reconcile(store, r)?,
-            // Removed after it exited (`--rm`): the exit file still has the code.
-            Err(StoreError::NotFound { .. }) => {
-                return exit::read(store, &id).map(|e| e.exit_code).ok_or_else(|| {
-                    ContainerError::Other(format!(
-                        "container {id} was removed before its exit code was recorded"
-                    ))
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match (rec.state, rec.monitor) {
-            (ContainerState::Exited | ContainerState::Stopped, _) => {
-                return Ok(rec.exit_code.unwrap_or(-1))
-            }
-            (ContainerState::Running | ContainerState::Paused, Some(owner)) => {
-                proc::wait_gone(&owner, Some(Duration::from_secs(5)));
-            }
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    super::wait::wait_for(store, key, &[], super::wait::DEFAULT_INTERVAL)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Small container operations over the record and `/proc`: `rename`, `container exists`,
-//! `container prune`, `pause`/`unpause`, `port`, and the process list `top` and `pause` share
+//! `container prune`, `container cleanup`, `pause`/`unpause`, `port`, and the process list `top` and `pause` share
 //! ([`processes`]).
 //!
 //! # Pause without a freezer
@@ -52,6 +52,36 @@ pub fn exists(store: &Store, key: &str) -> Result<bool, ContainerError> {
         Err(StoreError::NotFound { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `nook container cleanup`: releases what an ended container still holds (its root filesystem
+/// mount, its attach socket; a dead monitor is reconciled first), then removes it with
+/// `remove` and its image with `remove_image` (refused while other containers use it).
+/// Returns the container id; a running or paused container is refused, as Podman does.
+pub fn cleanup(
+    store: &Store,
+    key: &str,
+    remove: bool,
+    remove_image: bool,
+) -> Result<String, ContainerError> {
+    let rec = lifecycle::get(store, key)?;
+    if matches!(rec.state, ContainerState::Running | ContainerState::Paused) {
+        return Err(ContainerError::Other(format!(
+            "container {} is {}, refusing to clean up: container state improper",
+            rec.id, rec.state
+        )));
+    }
+    lifecycle::release(store, &rec.id, false);
+    let run_dir = store.paths().container_run_dir(&rec.id);
+    let _ = std::fs::remove_file(run_dir.join(crate::monitor::attach::SOCKET_NAME));
+    if remove {
+        super::remove(store, &rec.id, false)?;
+    }
+    if remove_image {
+        crate::engine::image::rmi(store, std::slice::from_ref(&rec.image_id), false)
+            .map_err(|e| ContainerError::Other(e.to_string()))?;
+    }
+    Ok(rec.id)
 }
 
 /// `nook container prune`: removes every container that is not running or paused (and matches

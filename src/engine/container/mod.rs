@@ -23,6 +23,7 @@ pub mod network;
 pub mod ps;
 pub mod start;
 pub mod top;
+pub mod wait;
 
 use config::{ConfigError, CreateConfig, MountSpec};
 
