@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod fuse;
 pub mod image;
 pub mod monitor;
 pub mod network;
