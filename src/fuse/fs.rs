@@ -18,7 +18,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use super::idmap::IdMap;
 use super::layers::{self, LayerProbe, Probe, RawEntry};
-use super::nodes::{Nodes, ROOT};
+use super::nodes::Nodes;
 use super::{sys, FuseError};
 
 /// Request results: an errno for the kernel.
