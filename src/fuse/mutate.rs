@@ -277,6 +277,10 @@ impl OverlayFs {
         let (old_rel, new_rel) = (layers::join(&ppath, name), layers::join(&npath, new_name));
         let src_lower = self.lower_has(parent, name)?;
         let dst_lower = self.lower_has(new_parent, new_name)?;
+        // Kernel overlayfs makes a pure-upper directory opaque when it moves into a merged
+        // directory (ovl_rename); a lower one is copied up whole and made opaque here.
+        let src_pure_upper = self.node_info(src.ino.0)?.1 == [0];
+        let into_merged = self.node_info(new_parent)?.1.len() > 1;
         if src_dir {
             self.copy_tree_up(src.ino.0)?;
         } else {
@@ -300,7 +304,7 @@ impl OverlayFs {
             RenameFlags::empty(),
         )
         .map_err(nix_err)?;
-        if src_dir && dst_lower {
+        if src_dir && (dst_lower || (src_pure_upper && into_merged)) {
             let p = self.layers.first().ok_or(Errno::EIO)?.abs(&new_rel)?;
             sys::lsetxattr(&p, super::fs::OPAQUE_XATTR, b"y", 0).map_err(io_err)?;
         }

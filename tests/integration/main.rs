@@ -16,6 +16,7 @@ mod bench_seed;
 mod cli;
 mod completion;
 mod fake_registry;
+mod fuse;
 mod import;
 mod keeper;
 mod layer_apply;
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
+    tests.extend(fuse::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
