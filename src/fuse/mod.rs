@@ -18,6 +18,7 @@ mod mutate;
 pub mod nodes;
 mod ops;
 mod sys;
+mod xattr;
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;

@@ -522,21 +522,7 @@ impl Filesystem for OverlayFs {
         if name.as_bytes().starts_with(PRIVATE_PREFIX) {
             return reply.error(Errno::EOPNOTSUPP);
         }
-        let r = guard(|| {
-            let _ns = self.ns_read();
-            let (rel, layers) = self.node_info(ino.0)?;
-            let top = layers.first().copied().ok_or(Errno::ENOENT)?;
-            let path = self
-                .layers
-                .get(usize::from(top))
-                .ok_or(Errno::EIO)?
-                .abs(&rel)?;
-            let name = std::ffi::CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
-            let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
-            let n = sys::lgetxattr(&path, &name, &mut buf).map_err(io_err)?;
-            buf.truncate(n);
-            Ok((n, buf))
-        });
+        let r = guard(|| self.get_xattr(ino.0, name.as_bytes(), size));
         match r {
             Ok((n, _)) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
             Ok((_, v)) => reply.data(&v),
@@ -545,27 +531,7 @@ impl Filesystem for OverlayFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let r = guard(|| {
-            let _ns = self.ns_read();
-            let (rel, layers) = self.node_info(ino.0)?;
-            let top = layers.first().copied().ok_or(Errno::ENOENT)?;
-            let path = self
-                .layers
-                .get(usize::from(top))
-                .ok_or(Errno::EIO)?
-                .abs(&rel)?;
-            let n = sys::llistxattr(&path, &mut []).map_err(io_err)?;
-            let mut buf = vec![0u8; n + 256];
-            let n = sys::llistxattr(&path, &mut buf).map_err(io_err)?;
-            let mut out = Vec::with_capacity(n);
-            for name in buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-                if !name.starts_with(PRIVATE_PREFIX) {
-                    out.extend_from_slice(name);
-                    out.push(0);
-                }
-            }
-            Ok(out)
-        });
+        let r = guard(|| self.list_xattrs(ino.0));
         match r {
             Ok(v) if size == 0 => reply.size(u32::try_from(v.len()).unwrap_or(u32::MAX)),
             Ok(v) if v.len() > usize::try_from(size).unwrap_or(0) => reply.error(Errno::ERANGE),
