@@ -30,7 +30,8 @@ mountit() { # kind dir
     esac
 }
 row() { # name command-using-$m
-    local name=$1 cmd=$2 line="| $name |"
+    local name=$1 cmd=$2
+    local line="| $name |"
     for k in nook fuse-overlayfs kernel; do
         local times=()
         for _ in $(seq "$RUNS"); do
