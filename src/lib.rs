@@ -10,6 +10,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod fuse;
 pub mod image;
 pub mod monitor;
 pub mod network;

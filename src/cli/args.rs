@@ -203,6 +203,9 @@ pub enum Command {
     /// Write nook's man pages (nook.1, nook-COMMAND.1, ...) into a directory (for packaging)
     #[command(name = "generate-man-pages", hide = true)]
     GenerateManPages(super::manpages::ManPagesArgs),
+    /// nook's FUSE overlay with fuse-overlayfs' command line (tests and benchmarks)
+    #[command(name = "fuse-overlayfs", hide = true)]
+    FuseOverlayfs(super::fuse::FuseOverlayfsArgs),
 }
 
 #[derive(Debug, Args)]

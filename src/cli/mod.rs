@@ -9,6 +9,7 @@ mod commit;
 pub mod complete;
 pub mod container;
 pub mod format;
+pub mod fuse;
 mod human;
 mod image;
 mod inspect;
@@ -67,6 +68,7 @@ fn joins_user_namespace(command: Option<&Command>) -> bool {
             Command::Version(_)
                 | Command::Completion(_)
                 | Command::GenerateManPages(_)
+                | Command::FuseOverlayfs(_)
                 | Command::Info(_)
                 | Command::System(
                     SystemCommand::Info(_) | SystemCommand::Check(_) | SystemCommand::Migrate(_)
@@ -251,6 +253,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Logout(args) => login::logout(&global, &args),
         Command::Completion(args) => system::completion(&args),
         Command::GenerateManPages(args) => manpages::generate(&args),
+        Command::FuseOverlayfs(args) => fuse::run(&args),
         Command::Unshare(args) => unshare::unshare(&global, &args),
         Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
         Command::System(SystemCommand::Check(args)) => system::system_check(&global, &args),

@@ -18,6 +18,7 @@ mod commit;
 mod completion;
 mod fake_registry;
 mod fuse_diff;
+mod fuse;
 mod import;
 mod keeper;
 mod layer_apply;
@@ -71,6 +72,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(system::tests());
     tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
+    tests.extend(fuse::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

@@ -1,0 +1,487 @@
+//! Changes through the overlay, all in the upper directory with the kernel's on-disk format:
+//! create/mkdir/mknod/symlink/link (replacing a whiteout; a directory created over one is made
+//! opaque), unlink/rmdir (whiteout when a lower layer has the name), rename (files and
+//! directories, a lower directory's tree copied up and made opaque: never EXDEV), setattr,
+//! opening for write, xattr changes. Every method takes the namespace lock for writing.
+
+use std::os::fd::{AsFd, IntoRawFd};
+
+use fuser::{Errno, FileAttr, FileType};
+use nix::fcntl::{AtFlags, OFlag, RenameFlags};
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags};
+
+use super::fs::{at, io_err, is_whiteout, kind_of, nix_err, OverlayFs, PRIVATE_PREFIX, R};
+use super::layers;
+use super::sys;
+
+/// Who asks (ids as seen in the mount).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What to create.
+pub enum NewEntry<'a> {
+    File { flags: i32, mode: u32 },
+    Dir { mode: u32 },
+    Node { mode: u32, rdev: u32 },
+    Symlink { target: &'a [u8] },
+    Link { ino: u64 },
+}
+
+/// A time to set.
+#[derive(Debug, Clone, Copy)]
+pub enum SetTime {
+    Now,
+    At(TimeSpec),
+}
+
+/// setattr's changes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AttrChange {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
+    pub fh: Option<u64>,
+}
+
+impl OverlayFs {
+    /// Copies `parent` up and returns its path; the name must not be hidden.
+    fn upper_parent(&self, parent: u64, name: &[u8]) -> R<Vec<u8>> {
+        if layers::is_hidden_name(name) || name.contains(&b'/') || name.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        if name.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        self.copy_up(parent, true)?;
+        Ok(self.node_info(parent)?.0)
+    }
+
+    /// True when a lower layer (below the upper) shows `parent/name`.
+    fn lower_has(&self, parent: u64, name: &[u8]) -> R<bool> {
+        let (ppath, players) = self.node_info(parent)?;
+        let lowers: Vec<u8> = players.into_iter().filter(|&l| l != 0).collect();
+        Ok(layers::resolve(self, &lowers, &ppath, name)
+            .map_err(io_err)?
+            .is_some())
+    }
+
+    /// Removes a whiteout at upper `rel`; true when there was one.
+    fn clear_whiteout(&self, rel: &[u8]) -> R<bool> {
+        match self.lstat(0, rel) {
+            Ok(st) if is_whiteout(&st) => {
+                nix::unistd::unlinkat(self.upper(), at(rel), UnlinkatFlags::NoRemoveDir)
+                    .map_err(nix_err)?;
+                Ok(true)
+            }
+            Ok(_) => Err(Errno::EEXIST),
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn whiteout(&self, rel: &[u8]) -> R<()> {
+        nix::sys::stat::mknodat(self.upper(), at(rel), SFlag::S_IFCHR, Mode::empty(), 0)
+            .map_err(nix_err)
+    }
+
+    /// Gives a new upper entry its creator's ids (mapped to disk); the group stays the
+    /// parent's under a setgid directory.
+    fn own(&self, rel: &[u8], ppath: &[u8], who: Caller) -> R<()> {
+        if !self.as_root {
+            return Ok(());
+        }
+        let uid = self
+            .settings
+            .uid_map
+            .to_disk(who.uid)
+            .ok_or(Errno::EINVAL)?;
+        let parent = self.lstat(0, ppath)?;
+        let gid = if parent.st_mode & libc::S_ISGID != 0 {
+            None
+        } else {
+            Some(Gid::from_raw(
+                self.settings
+                    .gid_map
+                    .to_disk(who.gid)
+                    .ok_or(Errno::EINVAL)?,
+            ))
+        };
+        nix::unistd::fchownat(
+            self.upper(),
+            at(rel),
+            Some(Uid::from_raw(uid)),
+            gid,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(nix_err)
+    }
+
+    /// Creates `parent/name`; returns its attributes and, for files, the open handle.
+    pub fn create(
+        &self,
+        parent: u64,
+        name: &[u8],
+        what: NewEntry<'_>,
+        who: Caller,
+    ) -> R<(FileAttr, Option<u64>)> {
+        let _ns = self.ns_write();
+        if self.lookup_locked(parent, name, 0).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        let ppath = self.upper_parent(parent, name)?;
+        let rel = layers::join(&ppath, name);
+        let had_whiteout = self.clear_whiteout(&rel)?;
+        let upper = self.upper();
+        let mut fh = None;
+        match what {
+            NewEntry::File { flags, mode } => {
+                let flags = OFlag::from_bits_truncate(flags) & !(OFlag::O_NOCTTY);
+                let fd = nix::fcntl::openat(
+                    upper,
+                    at(&rel),
+                    open_flags(flags) | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(mode & 0o7777),
+                )
+                .map_err(nix_err)?;
+                fh = Some(u64::try_from(fd.into_raw_fd()).map_err(|_| Errno::EIO)?);
+            }
+            NewEntry::Dir { mode } => {
+                nix::sys::stat::mkdirat(upper, at(&rel), Mode::from_bits_truncate(mode & 0o7777))
+                    .map_err(nix_err)?;
+                if had_whiteout {
+                    let p = self.layers.first().ok_or(Errno::EIO)?.abs(&rel)?;
+                    sys::lsetxattr(&p, super::fs::OPAQUE_XATTR, b"y", 0).map_err(io_err)?;
+                }
+            }
+            NewEntry::Node { mode, rdev } => {
+                let kind = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits());
+                nix::sys::stat::mknodat(
+                    upper,
+                    at(&rel),
+                    kind,
+                    Mode::from_bits_truncate(mode & 0o7777),
+                    u64::from(rdev),
+                )
+                .map_err(nix_err)?;
+            }
+            NewEntry::Symlink { target } => {
+                nix::unistd::symlinkat(std::ffi::OsStr::from_bytes_ext(target), upper, at(&rel))
+                    .map_err(nix_err)?;
+            }
+            NewEntry::Link { ino } => {
+                self.copy_up(ino, true)?;
+                let (src, _) = self.node_info(ino)?;
+                nix::unistd::linkat(upper, at(&src), upper, at(&rel), AtFlags::empty())
+                    .map_err(nix_err)?;
+            }
+        }
+        if !matches!(what, NewEntry::Link { .. }) {
+            if let Err(e) = self.own(&rel, &ppath, who) {
+                tracing::debug!("fuse: chown of a new entry: {e:?}");
+            }
+        }
+        let attr = self.lookup_locked(parent, name, 1)?;
+        Ok((attr, fh))
+    }
+
+    /// unlink / rmdir.
+    pub fn remove(&self, parent: u64, name: &[u8], dir: bool) -> R<()> {
+        let _ns = self.ns_write();
+        let attr = self.lookup_locked(parent, name, 0)?;
+        let child = attr.ino.0;
+        let is_dir = attr.kind == FileType::Directory;
+        if dir && !is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if !dir && is_dir {
+            return Err(Errno::EISDIR);
+        }
+        if dir && !self.is_empty_dir(child)? {
+            return Err(Errno::ENOTEMPTY);
+        }
+        let ppath = self.upper_parent(parent, name)?;
+        let rel = layers::join(&ppath, name);
+        let lower = self.lower_has(parent, name)?;
+        if self.lstat(0, &rel).is_ok() {
+            if dir {
+                clear_dir(self.upper(), &rel)?;
+            }
+            let flag = if dir {
+                UnlinkatFlags::RemoveDir
+            } else {
+                UnlinkatFlags::NoRemoveDir
+            };
+            nix::unistd::unlinkat(self.upper(), at(&rel), flag).map_err(nix_err)?;
+        }
+        if lower {
+            self.whiteout(&rel)?;
+        }
+        self.nodes_write().detach(parent, name);
+        Ok(())
+    }
+
+    /// rename (RENAME_NOREPLACE honoured; RENAME_EXCHANGE and whiteout flags refused).
+    pub fn rename(
+        &self,
+        parent: u64,
+        name: &[u8],
+        new_parent: u64,
+        new_name: &[u8],
+        flags: u32,
+    ) -> R<()> {
+        if flags & !libc::RENAME_NOREPLACE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let _ns = self.ns_write();
+        let src = self.lookup_locked(parent, name, 0)?;
+        let src_dir = src.kind == FileType::Directory;
+        if let Ok(dst) = self.lookup_locked(new_parent, new_name, 0) {
+            if dst.ino == src.ino {
+                return Ok(());
+            }
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            match (src_dir, dst.kind == FileType::Directory) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !self.is_empty_dir(dst.ino.0)? => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        // A directory cannot move below itself.
+        if src_dir {
+            let nodes = self.nodes_read();
+            let mut cur = new_parent;
+            let mut hops = 0;
+            while cur != super::nodes::ROOT && hops < 4096 {
+                if cur == src.ino.0 {
+                    return Err(Errno::EINVAL);
+                }
+                cur = nodes
+                    .get(cur)
+                    .map(|n| n.parent)
+                    .unwrap_or(super::nodes::ROOT);
+                hops += 1;
+            }
+        }
+        let ppath = self.upper_parent(parent, name)?;
+        let npath = self.upper_parent(new_parent, new_name)?;
+        let (old_rel, new_rel) = (layers::join(&ppath, name), layers::join(&npath, new_name));
+        let src_lower = self.lower_has(parent, name)?;
+        let dst_lower = self.lower_has(new_parent, new_name)?;
+        // Kernel overlayfs makes a pure-upper directory opaque when it moves into a merged
+        // directory (ovl_rename); a lower one is copied up whole and made opaque here.
+        let src_pure_upper = self.node_info(src.ino.0)?.1 == [0];
+        let into_merged = self.node_info(new_parent)?.1.len() > 1;
+        if src_dir {
+            self.copy_tree_up(src.ino.0)?;
+        } else {
+            self.copy_up(src.ino.0, true)?;
+        }
+        match self.lstat(0, &new_rel) {
+            Ok(st) if is_whiteout(&st) => {
+                nix::unistd::unlinkat(self.upper(), at(&new_rel), UnlinkatFlags::NoRemoveDir)
+                    .map_err(nix_err)?
+            }
+            Ok(st) if kind_of(st.st_mode) == FileType::Directory => {
+                clear_dir(self.upper(), &new_rel)?
+            }
+            _ => {}
+        }
+        nix::fcntl::renameat2(
+            self.upper(),
+            at(&old_rel),
+            self.upper(),
+            at(&new_rel),
+            RenameFlags::empty(),
+        )
+        .map_err(nix_err)?;
+        if src_dir && (dst_lower || (src_pure_upper && into_merged)) {
+            let p = self.layers.first().ok_or(Errno::EIO)?.abs(&new_rel)?;
+            sys::lsetxattr(&p, super::fs::OPAQUE_XATTR, b"y", 0).map_err(io_err)?;
+        }
+        if src_lower {
+            self.whiteout(&old_rel)?;
+        }
+        let mut nodes = self.nodes_write();
+        nodes.rename(parent, name, new_parent, new_name);
+        if let Some(n) = nodes.get_mut(src.ino.0) {
+            n.layers = vec![0];
+        }
+        Ok(())
+    }
+
+    /// setattr: copy-up, then each change on the upper entry.
+    pub fn setattr(&self, ino: u64, ch: AttrChange) -> R<FileAttr> {
+        {
+            let _ns = self.ns_write();
+            self.copy_up(ino, ch.size != Some(0))?;
+        }
+        let _ns = self.ns_read();
+        let (rel, _) = self.node_info(ino)?;
+        let upper = self.upper();
+        let st = self.lstat(0, &rel)?;
+        let symlink = kind_of(st.st_mode) == FileType::Symlink;
+        if ch.uid.is_some() || ch.gid.is_some() {
+            let uid = match ch.uid {
+                Some(u) => Some(Uid::from_raw(
+                    self.settings.uid_map.to_disk(u).ok_or(Errno::EINVAL)?,
+                )),
+                None => None,
+            };
+            let gid = match ch.gid {
+                Some(g) => Some(Gid::from_raw(
+                    self.settings.gid_map.to_disk(g).ok_or(Errno::EINVAL)?,
+                )),
+                None => None,
+            };
+            nix::unistd::fchownat(upper, at(&rel), uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(nix_err)?;
+        }
+        if let Some(mode) = ch.mode {
+            if !symlink {
+                nix::sys::stat::fchmodat(
+                    upper,
+                    at(&rel),
+                    Mode::from_bits_truncate(mode & 0o7777),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(nix_err)?;
+            }
+        }
+        if let Some(size) = ch.size {
+            let size = i64::try_from(size).map_err(|_| Errno::EFBIG)?;
+            match ch.fh.and_then(|fh| sys::fd(fh).ok()) {
+                Some(fd) if nix::unistd::ftruncate(fd, size).is_ok() => {}
+                _ => {
+                    let fd = nix::fcntl::openat(
+                        upper,
+                        at(&rel),
+                        OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+                        Mode::empty(),
+                    )
+                    .map_err(nix_err)?;
+                    nix::unistd::ftruncate(fd.as_fd(), size).map_err(nix_err)?;
+                }
+            }
+        }
+        if ch.atime.is_some() || ch.mtime.is_some() {
+            let ts = |t: Option<SetTime>| match t {
+                None => TimeSpec::UTIME_OMIT,
+                Some(SetTime::Now) => TimeSpec::UTIME_NOW,
+                Some(SetTime::At(t)) => t,
+            };
+            nix::sys::stat::utimensat(
+                upper,
+                at(&rel),
+                &ts(ch.atime),
+                &ts(ch.mtime),
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .map_err(nix_err)?;
+        }
+        let st = self.lstat(0, &rel)?;
+        Ok(self.attr(ino, &st, false))
+    }
+
+    /// open: copy-up first when writing; returns the handle (a descriptor).
+    pub fn open(&self, ino: u64, flags: i32) -> R<u64> {
+        let oflags = OFlag::from_bits_truncate(flags);
+        let acc = flags & libc::O_ACCMODE;
+        let trunc = oflags.contains(OFlag::O_TRUNC);
+        if acc != libc::O_RDONLY || trunc {
+            let _ns = self.ns_write();
+            self.copy_up(ino, !trunc)?;
+        }
+        let _ns = self.ns_read();
+        let (rel, layers) = self.node_info(ino)?;
+        let top = layers.first().copied().ok_or(Errno::ENOENT)?;
+        let fd = nix::fcntl::openat(
+            self.layer_fd(top)?,
+            at(&rel),
+            open_flags(oflags & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY))
+                | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(nix_err)?;
+        u64::try_from(fd.into_raw_fd()).map_err(|_| Errno::EIO)
+    }
+
+    /// setxattr / removexattr (`value: None`) on the upper copy; overlay-private names are
+    /// refused as kernel overlayfs does.
+    pub fn change_xattr(&self, ino: u64, name: &[u8], value: Option<&[u8]>, flags: i32) -> R<()> {
+        if name.starts_with(PRIVATE_PREFIX) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let _ns = self.ns_write();
+        self.copy_up(ino, true)?;
+        let (rel, _) = self.node_info(ino)?;
+        let path = self.layers.first().ok_or(Errno::EIO)?.abs(&rel)?;
+        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+        match value {
+            Some(v) => sys::lsetxattr(&path, &name, v, flags),
+            None => sys::lremovexattr(&path, &name),
+        }
+        .map_err(io_err)
+    }
+}
+
+/// With the writeback cache the kernel reads around partial writes and handles O_APPEND
+/// itself: write-only opens become read-write, O_APPEND is dropped.
+fn open_flags(flags: OFlag) -> OFlag {
+    let mut f = flags & !OFlag::O_APPEND;
+    if f.contains(OFlag::O_WRONLY) {
+        f.remove(OFlag::O_WRONLY);
+        f.insert(OFlag::O_RDWR);
+    }
+    f
+}
+
+/// Empties upper directory `rel` (which holds only whiteouts when the merged view is empty).
+fn clear_dir(upper: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> R<()> {
+    let dir = nix::dir::Dir::openat(
+        upper,
+        at(rel),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(nix_err)?;
+    let mut names = Vec::new();
+    for e in dir {
+        let e = e.map_err(nix_err)?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push((n.to_vec(), e.file_type() == Some(nix::dir::Type::Directory)));
+        }
+    }
+    for (n, is_dir) in names {
+        let child = layers::join(rel, &n);
+        if is_dir {
+            clear_dir(upper, &child)?;
+        }
+        let flag = if is_dir {
+            UnlinkatFlags::RemoveDir
+        } else {
+            UnlinkatFlags::NoRemoveDir
+        };
+        nix::unistd::unlinkat(upper, at(&child), flag).map_err(nix_err)?;
+    }
+    Ok(())
+}
+
+trait FromBytesExt {
+    fn from_bytes_ext(b: &[u8]) -> &std::ffi::OsStr;
+}
+impl FromBytesExt for std::ffi::OsStr {
+    fn from_bytes_ext(b: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+}
