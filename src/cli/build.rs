@@ -184,13 +184,13 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
             "invalid --network \"{other}\" for build: use host or none (private networks are not available yet)"
         ),
     };
-    let platform = match &args.platform {
-        Some(p) => Some(
-            crate::image::manifest::parse_platform(p)
-                .ok_or_else(|| anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]"))?,
-        ),
-        None => None,
-    };
+    let platform =
+        match &args.platform {
+            Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
+                anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]")
+            })?),
+            None => None,
+        };
     if !args.annotation.is_empty() {
         tracing::warn!("--annotation is accepted but not yet written into the manifest");
     }

@@ -176,7 +176,10 @@ mod tests {
         assert!(c.extra.contains_key("docker_version"));
         let text = r#"{"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":30000000000},"Shell":["/bin/bash","-c"],"OnBuild":["RUN x"],"ArgsEscaped":true}"#;
         let cc: ContainerConfig = serde_json::from_str(text).expect("parses");
-        assert_eq!(cc.healthcheck.as_ref().map(|h| h.interval), Some(30_000_000_000));
+        assert_eq!(
+            cc.healthcheck.as_ref().map(|h| h.interval),
+            Some(30_000_000_000)
+        );
         assert_eq!(cc.on_build.as_deref(), Some(&["RUN x".to_string()][..]));
         let back: serde_json::Value = serde_json::to_value(&cc).expect("encodes");
         let want: serde_json::Value = serde_json::from_str(text).expect("json");

@@ -50,7 +50,11 @@ pub fn workdir(current: Option<&str>, path: &str) -> String {
 /// Applies a config-only instruction (already expanded) to `image`. `cmd_set` tracks whether
 /// this stage set CMD (an ENTRYPOINT resets an inherited CMD, as Docker does). Returns an
 /// error message for values the config cannot hold. Other instructions are left alone.
-pub fn apply(image: &mut ImageConfig, inst: &Instruction, cmd_set: &mut bool) -> Result<(), String> {
+pub fn apply(
+    image: &mut ImageConfig,
+    inst: &Instruction,
+    cmd_set: &mut bool,
+) -> Result<(), String> {
     let shell = shell_of(&image.config);
     let c = &mut image.config;
     match inst {
@@ -95,9 +99,10 @@ pub fn apply(image: &mut ImageConfig, inst: &Instruction, cmd_set: &mut bool) ->
         Instruction::Shell(s) => c.shell = Some(s.clone()),
         Instruction::Stopsignal(s) => c.stop_signal = Some(s.clone()),
         Instruction::Healthcheck(h) => c.healthcheck = Some(health(h)),
-        Instruction::Onbuild { trigger, .. } => {
-            c.on_build.get_or_insert_with(Vec::new).push(trigger.clone())
-        }
+        Instruction::Onbuild { trigger, .. } => c
+            .on_build
+            .get_or_insert_with(Vec::new)
+            .push(trigger.clone()),
         Instruction::Maintainer(m) => image.author = Some(m.clone()),
         _ => {}
     }
@@ -215,7 +220,12 @@ mod tests {
         let h = c.healthcheck.as_ref().expect("healthcheck");
         assert_eq!(h.test, ["CMD-SHELL", "true"]);
         assert_eq!((h.interval, h.retries), (30_000_000_000, 3));
-        assert!(apply(&mut img, &Instruction::Expose(vec!["9-1".into()]), &mut cmd_set).is_err());
+        assert!(apply(
+            &mut img,
+            &Instruction::Expose(vec!["9-1".into()]),
+            &mut cmd_set
+        )
+        .is_err());
     }
 
     #[test]
@@ -235,7 +245,11 @@ mod tests {
             "/bin/sh -c #(nop) ENV A=1"
         );
         assert_eq!(
-            created_by("", Some(&["/bin/sh".into(), "-c".into(), "make".into()]), &["V=1".into()]),
+            created_by(
+                "",
+                Some(&["/bin/sh".into(), "-c".into(), "make".into()]),
+                &["V=1".into()]
+            ),
             "|1 V=1 /bin/sh -c make"
         );
     }

@@ -58,9 +58,16 @@ impl Placement {
         };
         let chmod = match &copy.chmod {
             None => None,
-            Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|v| *v <= 0o7777).ok_or_else(
-                || other(format!("--chmod={m}: expected octal permission bits such as 0644")),
-            )?),
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|v| *v <= 0o7777)
+                    .ok_or_else(|| {
+                        other(format!(
+                            "--chmod={m}: expected octal permission bits such as 0644"
+                        ))
+                    })?,
+            ),
         };
         Ok(Placement {
             dest: workdir(Some(cwd), d),
@@ -98,8 +105,12 @@ pub fn mkdir_p(root: &Path, path: &str) -> Result<(), ContainerError> {
     let root_fd = fsops::open_root(root).map_err(|e| other(format!("{}: {e}", root.display())))?;
     let comps = fsops::clean(path.as_bytes(), true).unwrap_or_default();
     for i in 0..comps.len() {
-        let parent = fsops::open_dir_in_root(root_fd.as_fd(), &comps[..i], nix::fcntl::ResolveFlag::empty())
-            .map_err(|e| other(format!("creating {path}: {e}")))?;
+        let parent = fsops::open_dir_in_root(
+            root_fd.as_fd(),
+            &comps[..i],
+            nix::fcntl::ResolveFlag::empty(),
+        )
+        .map_err(|e| other(format!("creating {path}: {e}")))?;
         let name = fsops::cstring(&comps[i]).map_err(|e| other(format!("{path}: {e}")))?;
         fsops::mkdir_if_missing(parent.as_fd(), &name)
             .map_err(|e| other(format!("creating {path} in the image: {e}")))?;
@@ -136,7 +147,9 @@ fn archive_reader(path: &Path) -> Option<Box<dyn Read>> {
         return Some(Box::new(flate2::read::MultiGzDecoder::new(f)));
     }
     if n >= 4 && head[..4] == [0x28, 0xb5, 0x2f, 0xfd] {
-        return zstd::stream::read::Decoder::new(f).ok().map(|d| Box::new(d) as Box<dyn Read>);
+        return zstd::stream::read::Decoder::new(f)
+            .ok()
+            .map(|d| Box::new(d) as Box<dyn Read>);
     }
     if n >= 262 && &head[257..262] == b"ustar" {
         return Some(Box::new(f));
@@ -181,7 +194,8 @@ pub fn copy_from_context(
     let one_path_file = paths.len() == 1
         && !paths[0].contains(['*', '?', '['])
         && !ctx.root().join(paths[0].trim_start_matches('/')).is_dir();
-    let single_file = copy.sources.len() == 1 && (one_path_file || !urls.is_empty() || !heredocs.is_empty());
+    let single_file =
+        copy.sources.len() == 1 && (one_path_file || !urls.is_empty() || !heredocs.is_empty());
     let (dir, rename) = place.target(root, single_file);
     mkdir_p(root, &dir)?;
     let dest_fd = open_container_dir(root, &dir)?;
@@ -228,7 +242,8 @@ pub fn copy_from_context(
             }
             let now = 0;
             for h in &heredocs {
-                let mut hd = place.header(0o644, tar::EntryType::Regular, h.content.len() as u64, now);
+                let mut hd =
+                    place.header(0o644, tar::EntryType::Regular, h.content.len() as u64, now);
                 b.append_data(&mut hd, name_of(&h.name), h.content.as_bytes())
                     .map_err(|err| io_fail(&h.name, err))?;
             }
@@ -244,7 +259,11 @@ pub fn copy_from_context(
         |r| unpack(r, dest_fd.as_fd(), &format!("copying into {dir}")),
     )?;
     for (path, reader) in archives {
-        unpack(reader, dest_fd.as_fd(), &format!("extracting {path} into {dir}"))?;
+        unpack(
+            reader,
+            dest_fd.as_fd(),
+            &format!("extracting {path} into {dir}"),
+        )?;
     }
     Ok(())
 }
@@ -290,7 +309,11 @@ pub fn copy_from_image(
         } else {
             tar
         };
-        unpack(tar.as_slice(), dest_fd.as_fd(), &format!("copying {src} into {dir}"))?;
+        unpack(
+            tar.as_slice(),
+            dest_fd.as_fd(),
+            &format!("copying {src} into {dir}"),
+        )?;
     }
     Ok(())
 }

@@ -70,7 +70,10 @@ impl Builder<'_> {
         let stages = self.stages;
         let stage = &stages.stages[i];
         let count = stage.steps.len() + 1;
-        out.line(&format!("{prefix}STEP 1/{count}: {}", stage.from.original.trim()));
+        out.line(&format!(
+            "{prefix}STEP 1/{count}: {}",
+            stage.from.original.trim()
+        ));
         let base = self.base_image(stage)?;
         let mut cur = Cur::of(self.store, base)?;
         let mut vars = StageVars::new(&stages.meta, self.args);
@@ -91,7 +94,11 @@ impl Builder<'_> {
             }
         }
         for (n, step) in stage.steps.iter().enumerate() {
-            out.line(&format!("{prefix}STEP {}/{count}: {}", n + 2, step.original.trim()));
+            out.line(&format!(
+                "{prefix}STEP {}/{count}: {}",
+                n + 2,
+                step.original.trim()
+            ));
             self.step(&mut cur, &stages.file, step, &mut vars, &mut cmd_set, out)?;
             if !(final_stage && n + 1 == stage.steps.len()) {
                 out.line(&format!("--> {}", short(&cur.image.id)));
@@ -191,9 +198,9 @@ impl Builder<'_> {
         let run_args: Vec<String> = vars.args().to_strings();
         let created_by = config_step::created_by(&step.original, run_argv.as_deref(), &run_args);
         let content = match &inst {
-            Instruction::Copy(c) | Instruction::Add(c) => self
-                .content_key(c)
-                .map_err(|e| fail(e.to_string(), None))?,
+            Instruction::Copy(c) | Instruction::Add(c) => {
+                self.content_key(c).map_err(|e| fail(e.to_string(), None))?
+            }
             _ => String::new(),
         };
         let run_env = vars.run_env().to_strings();
@@ -306,7 +313,13 @@ impl Builder<'_> {
             Instruction::Workdir(_) => {
                 config_step::apply(&mut cur.draft.config, &inst, cmd_set)
                     .map_err(|m| fail(m, None))?;
-                let dir = cur.draft.config.config.working_dir.clone().unwrap_or_default();
+                let dir = cur
+                    .draft
+                    .config
+                    .config
+                    .working_dir
+                    .clone()
+                    .unwrap_or_default();
                 let work = Work::create(self.store, &spec, vec!["/bin/sh".into()], self.progress)
                     .map_err(|e| fail(e.to_string(), None))?;
                 work.with_rootfs(|root| mkdir_p(root, &dir))
@@ -396,7 +409,11 @@ impl Builder<'_> {
     }
 
     /// The final image: `--squash`, `--label`s and the names; prints the COMMIT lines.
-    pub fn finish(&mut self, image: ImageRecord, out: &mut Out<'_>) -> Result<ImageRecord, BuildError> {
+    pub fn finish(
+        &mut self,
+        image: ImageRecord,
+        out: &mut Out<'_>,
+    ) -> Result<ImageRecord, BuildError> {
         let opts = self.opts;
         out.line(&format!(
             "COMMIT {}",
@@ -417,8 +434,7 @@ impl Builder<'_> {
                     vec!["/bin/sh".into()],
                     self.progress,
                 )?;
-                let layer =
-                    work.commit_tree(None, &[], opts.compression, opts.timestamp)?;
+                let layer = work.commit_tree(None, &[], opts.compression, opts.timestamp)?;
                 draft.layers = vec![layer.descriptor.clone()];
                 draft.chain = vec![layer.chain_id.clone()];
                 draft.config.rootfs.diff_ids = vec![layer.diff_id.clone()];

@@ -99,7 +99,8 @@ impl<'s> Work<'s> {
         let other = |e: String| ContainerError::Other(e);
         let config = load_config(&self.rec)?;
         let kind = driver_kind(&config, self.store)?;
-        let dir = rootfs::container_dir(self.store, &self.rec.id).map_err(|e| other(e.to_string()))?;
+        let dir =
+            rootfs::container_dir(self.store, &self.rec.id).map_err(|e| other(e.to_string()))?;
         let destinations = mount_destinations(&dir, &config);
         let opts = LayerOptions {
             compression: layer.compression,

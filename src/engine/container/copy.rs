@@ -357,7 +357,11 @@ fn open_host(path: &Path) -> Result<(OwnedFd, CString, bool), ContainerError> {
 }
 
 /// Unpacks `tar` into directory `dest` (already resolved; the applier treats it as its root).
-pub(crate) fn unpack(tar: impl Read, dest: BorrowedFd<'_>, what: &str) -> Result<(), ContainerError> {
+pub(crate) fn unpack(
+    tar: impl Read,
+    dest: BorrowedFd<'_>,
+    what: &str,
+) -> Result<(), ContainerError> {
     let at = PathBuf::from(format!("/proc/self/fd/{}", dest.as_raw_fd()));
     let report = apply_tar(tar, &at, &ApplyOptions::for_current_process())
         .map_err(|e| other(format!("{what}: {e}")))?;
