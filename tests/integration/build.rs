@@ -192,10 +192,13 @@ fn kitchen_sink(rig: &Rig, user: &Runner) {
         text.contains("building on top of the kitchen sink"),
         "{text}"
     );
-    assert_eq!(
-        inspect(user, "ks-child:1", "{{json .Config.OnBuild}}"),
-        "null"
+    let child: serde_json::Value =
+        serde_json::from_str(&inspect(user, "ks-child:1", "{{json .Config}}")).expect("json");
+    assert!(
+        child.get("OnBuild").is_none(),
+        "triggers are not inherited: {child}"
     );
+    assert_eq!(child["Labels"]["child"], "1");
 }
 
 fn whiteout_and_owner(rig: &Rig, user: &Runner) {

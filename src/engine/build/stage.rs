@@ -86,8 +86,10 @@ impl Builder<'_> {
         let triggers = cur.draft.config.config.on_build.take().unwrap_or_default();
         if !triggers.is_empty() {
             let name = format!("{} (ONBUILD of {})", stages.file, stage.base);
-            let file = parse(Path::new(&name), &(triggers.join("\n") + "\n"))?;
-            for step in &file.steps {
+            // The parser wants a FROM first; the triggers follow it.
+            let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+            let file = parse(Path::new(&name), &text)?;
+            for step in file.steps.iter().skip(1) {
                 out.line(&format!("{prefix}ONBUILD {}", step.original.trim()));
                 self.step(&mut cur, &name, step, &mut vars, &mut cmd_set, out)?;
                 out.line(&format!("--> {}", short(&cur.image.id)));
