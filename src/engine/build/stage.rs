@@ -277,7 +277,7 @@ impl Builder<'_> {
             Instruction::Copy(c) | Instruction::Add(c) => {
                 let add = matches!(inst, Instruction::Add(_));
                 let from = match &c.from {
-                    Some(f) => Some(self.from_image(f).map_err(|e| fail(e.to_string(), None))?),
+                    Some(f) => Some(self.copy_source_image(f).map_err(|e| fail(e.to_string(), None))?),
                     None => None,
                 };
                 let work = Work::create(self.store, &spec, vec!["/bin/sh".into()], self.progress)
@@ -375,7 +375,7 @@ impl Builder<'_> {
     }
 
     /// The image a `--from` names: a stage built before, or an image (pulled per `--pull`).
-    fn from_image(&self, from: &str) -> Result<ImageRecord, ContainerError> {
+    fn copy_source_image(&self, from: &str) -> Result<ImageRecord, ContainerError> {
         if let Some(i) = self.stages.resolve(from) {
             if let Some(img) = self.built.get(&i) {
                 return Ok(img.clone());
@@ -394,7 +394,7 @@ impl Builder<'_> {
     /// context files' digest, or the `--from` image's id.
     fn content_key(&self, c: &Copy) -> Result<String, BuildError> {
         if let Some(f) = &c.from {
-            return Ok(format!("from {}", self.from_image(f)?.id));
+            return Ok(format!("from {}", self.copy_source_image(f)?.id));
         }
         let paths: Vec<&str> = c
             .sources
