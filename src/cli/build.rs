@@ -136,15 +136,6 @@ fn containerfile(args: &BuildArgs) -> anyhow::Result<(String, String)> {
     }
 }
 
-fn source_date_epoch() -> anyhow::Result<Option<i64>> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            anyhow::anyhow!("SOURCE_DATE_EPOCH=\"{v}\" is not a number of seconds since 1970")
-        }),
-        _ => Ok(None),
-    }
-}
-
 pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
     let names = args
         .tag
@@ -218,7 +209,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         network,
         timestamp: match args.timestamp {
             Some(t) => Some(t),
-            None => source_date_epoch()?,
+            None => super::commit::source_date_epoch()?,
         },
         platform,
         quiet: args.quiet,

@@ -277,7 +277,10 @@ impl Builder<'_> {
             Instruction::Copy(c) | Instruction::Add(c) => {
                 let add = matches!(inst, Instruction::Add(_));
                 let from = match &c.from {
-                    Some(f) => Some(self.copy_source_image(f).map_err(|e| fail(e.to_string(), None))?),
+                    Some(f) => Some(
+                        self.copy_source_image(f)
+                            .map_err(|e| fail(e.to_string(), None))?,
+                    ),
                     None => None,
                 };
                 let work = Work::create(self.store, &spec, vec!["/bin/sh".into()], self.progress)
