@@ -33,6 +33,7 @@ mod runtime;
 mod security;
 mod store;
 mod system;
+mod vm;
 
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
+    tests.extend(vm::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
