@@ -80,7 +80,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         Ok(s) => s,
         Err(e) => return failed(e.to_string(), e.exit_code(), cleanup),
     };
-    if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), 0) {
+    if let Err(e) = record_running(store, &id, &spawned, 0) {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE, cleanup);
@@ -100,19 +100,22 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     let mut spawned = spawned;
     let mut restarts = 0u32;
     let mut backoff = restart::Backoff::default();
+    let mut oom;
     let (code, reason) = loop {
         let started = Instant::now();
+        let cgroup = spawned.cgroup.clone();
         let code = pump::run(
             spawned.pid,
             container_io(spawned, launch.interactive),
             &mut server,
             &mut log,
         );
+        oom = crate::engine::container::cgroup::finish_run(launch.cgroup.as_ref(), cgroup.as_deref());
         if !restart.restarts(code, restarts) || restart::forbidden(store, &id) {
             break (code, None);
         }
         restarts += 1;
-        record_exit(store, &id, code, false, None);
+        record_exit(store, &id, code, false, None, oom);
         let delay = backoff.delay(started.elapsed());
         if !restart::wait_unless_forbidden(store, &id, delay) {
             break (code, None);
@@ -121,7 +124,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
             Ok(s) => s,
             Err(e) => break (e.exit_code(), Some(format!("restart {restarts}: {e}"))),
         };
-        if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), restarts) {
+        if let Err(e) = record_running(store, &id, &spawned, restarts) {
             // Removed meanwhile (`rm -f` raced the restart): it must not run on.
             crate::runtime::spawn::abandon(spawned.pid);
             break (code, Some(format!("recording restart {restarts}: {e}")));
@@ -129,7 +132,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     };
     drop(server);
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
-    finish(store, &id, code, reason);
+    record_exit(store, &id, code, true, reason, oom);
     cleanup(store);
     0
 }
@@ -166,8 +169,15 @@ fn container_io(spawned: crate::runtime::Spawned, interactive: bool) -> Containe
 }
 
 /// The record of a (re)started container: running with `pid`, this monitor, `restarts`.
-fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<(), StoreError> {
+fn record_running(
+    store: &Store,
+    id: &str,
+    spawned: &crate::runtime::Spawned,
+    restarts: u32,
+) -> Result<(), StoreError> {
     let me = proc::current();
+    let pid = spawned.pid.as_raw();
+    let cgroup = spawned.cgroup.as_ref().map(|p| p.display().to_string());
     // Volatile: "running" is reconstructed from the monitor's liveness and the boot id.
     set_state(store, id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
@@ -178,12 +188,21 @@ fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<()
         r.exit_code = None;
         r.exit_reason = None;
         r.restart_count = restarts;
+        r.cgroup = cgroup;
+        r.oom_killed = false;
     })
 }
 
 /// Records the exit: the exit file first, then the record (a removed record is fine). The
 /// monitor lets go of the record unless a restart follows (`last`).
-fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<String>) {
+fn record_exit(
+    store: &Store,
+    id: &str,
+    code: i32,
+    last: bool,
+    reason: Option<String>,
+    oom_killed: bool,
+) {
     let now = crate::store::time::now_rfc3339();
     let _ = exit::write(
         store,
@@ -198,6 +217,8 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
         r.exit_code = Some(code);
         r.finished_at = Some(now);
         r.pid = None;
+        r.cgroup = None;
+        r.oom_killed = oom_killed;
         if last {
             r.monitor = None;
         }
@@ -207,5 +228,5 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
 
 /// The last exit: recorded, and the monitor lets go.
 fn finish(store: &Store, id: &str, code: i32, reason: Option<String>) {
-    record_exit(store, id, code, true, reason);
+    record_exit(store, id, code, true, reason, false);
 }

@@ -39,6 +39,8 @@ pub struct LaunchOptions {
     /// mode) instead of inheriting the caller's, and with `interactive` its stdin too. Ignored
     /// with a terminal (the pty carries all three).
     pub pipes: bool,
+    /// Put the container into this cgroup after the clone, before its command runs.
+    pub cgroup: Option<crate::cgroups::Placement>,
 }
 
 /// A container process that runs its command.
@@ -57,6 +59,8 @@ pub struct Spawned {
     pub stdin: Option<OwnedFd>,
     /// True when the container has a terminal.
     pub terminal: bool,
+    /// The container's cgroup directory ([`LaunchOptions::cgroup`]).
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// Kills and reaps a child that must not go on.
@@ -167,6 +171,13 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
             return Err(e);
         }
     }
+    let cgroup = match place_in_cgroup(&spec, opts, child) {
+        Ok(c) => c,
+        Err(e) => {
+            abandon(child);
+            return Err(e);
+        }
+    };
     if let Err(e) = parent_end.send(&Message::Go) {
         abandon(child);
         return Err(RuntimeError::sys("starting the container process", e));
@@ -209,5 +220,27 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         stderr,
         stdin,
         terminal,
+        cgroup,
     })
+}
+
+/// The sync point before the container's command runs: its `oom_score_adj`, then its cgroup
+/// (created with the limits, the child moved in). A failure removes the half-made cgroup.
+fn place_in_cgroup(
+    spec: &Spec,
+    opts: &LaunchOptions,
+    child: nix::unistd::Pid,
+) -> Result<Option<std::path::PathBuf>, RuntimeError> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let path = format!("/proc/{child}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(|e| {
+            RuntimeError::Setup(format!("setting --oom-score-adj {adj} ({path}: {e}): lowering it needs privileges the user does not have"))
+        })?;
+    }
+    let Some(placement) = &opts.cgroup else {
+        return Ok(None);
+    };
+    crate::cgroups::place(placement, child.as_raw())
+        .map(Some)
+        .map_err(|e| RuntimeError::Setup(format!("placing the container in its cgroup: {e}")))
 }

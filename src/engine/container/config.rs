@@ -42,6 +42,14 @@ pub struct CreateConfig {
     pub restart_policy: crate::monitor::restart::RestartPolicy,
     /// `--detach-keys`: what `attach` uses when not told otherwise (`None`: ctrl-p,ctrl-q).
     pub detach_keys: Option<String>,
+    /// Resource limits (`-m`, `--cpus`, `--pids-limit`, ...).
+    pub resources: crate::cgroups::Resources,
+    /// `--cgroups`.
+    pub cgroups: crate::cgroups::CgroupsMode,
+    /// `--cgroup-manager` (or the config's) when the container was created; `None`: detect.
+    pub cgroup_manager: Option<crate::cgroups::ManagerKind>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// One mount into the container.

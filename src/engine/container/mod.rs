@@ -8,6 +8,7 @@
 //! export).
 
 pub mod attach;
+pub mod cgroup;
 pub mod config;
 pub mod copy;
 pub mod etc_files;
@@ -281,6 +282,7 @@ pub fn remove_with(
             }
         }
     }
+    cgroup::remove_leftover(&rec);
     if !keep_exit_file {
         crate::monitor::exit::remove(store, &rec.id);
     }

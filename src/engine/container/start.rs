@@ -289,7 +289,10 @@ pub fn prepare(
     let user = etc_files::resolve_user(&user_spec, &passwd, &group, &config.group_add)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
     let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
-    let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    let placement = super::cgroup::placement(store, &rec.id, config)?;
+    let mut spec =
+        runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    super::cgroup::decorate(&mut spec, config, placement.as_ref());
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
     let launch = LaunchOptions {
@@ -299,6 +302,7 @@ pub fn prepare(
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
         init: config.init,
         pipes: false,
+        cgroup: placement,
     };
     Ok(Prepared {
         spec,
@@ -320,7 +324,22 @@ fn run_prepared(
         r.exit_reason = None;
         r.monitor = crate::monitor::proc::current();
     })?;
-    let outcome = runtime::run_foreground(&prepared.spec, &prepared.bundle, &prepared.launch);
+    let mut cgroup = None;
+    let outcome = runtime::process::run_foreground_with(
+        &prepared.spec,
+        &prepared.bundle,
+        &prepared.launch,
+        |spawned| {
+            cgroup = spawned.cgroup.clone();
+            let path = cgroup.as_ref().map(|p| p.display().to_string());
+            let pid = spawned.pid.as_raw();
+            let _ = set_state(store, &rec.id, Durability::Volatile, |r| {
+                r.pid = Some(pid);
+                r.cgroup = path;
+            });
+        },
+    );
+    let oom = super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref());
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),
@@ -335,6 +354,9 @@ fn run_prepared(
         r.exit_code = Some(code);
         r.finished_at = Some(crate::store::time::now_rfc3339());
         r.monitor = None;
+        r.pid = None;
+        r.cgroup = None;
+        r.oom_killed = oom;
     })?;
     Ok(outcome)
 }
