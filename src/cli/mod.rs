@@ -12,6 +12,7 @@ mod human;
 mod image;
 mod inspect;
 mod lifecycle;
+mod limits;
 mod listing;
 pub mod login;
 mod manage;

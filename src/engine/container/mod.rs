@@ -152,6 +152,8 @@ pub fn create(
     }
     config.annotations = key_values("--annotation", &req.annotations)?;
     let id = crate::store::new_id();
+    // Refuse limits this host cannot enforce now, not at the first start.
+    cgroup::placement(store, &id, &config)?;
     if config.hostname.is_empty() {
         config.hostname = id[..12].to_string();
     }
