@@ -13,6 +13,7 @@ mod support;
 mod archive;
 mod attach;
 mod bench_seed;
+mod cgroups;
 mod cli;
 mod completion;
 mod fake_registry;
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(cgroups::tests());
     tests.extend(completion::tests());
     tests.extend(packaging::tests());
     tests.extend(bench_seed::tests());

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod manage;
 pub mod ps;
 pub mod start;
+pub mod stats;
 pub mod top;
 
 use config::{ConfigError, CreateConfig, MountSpec};
