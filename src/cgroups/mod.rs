@@ -91,6 +91,9 @@ pub struct Placement {
     pub pids_delegated: bool,
     /// `cgroupfs`/`split`: the parent cgroup directory.
     pub parent: Option<PathBuf>,
+    /// systemd with `--cgroups=enabled`: the monitor moves to `nook-monitor-<id>.scope`, so
+    /// it outlives the unit or session that ran `nook run -d`.
+    pub monitor_scope: bool,
 }
 
 /// The manager operations; everything after creation works on the cgroup's directory.
@@ -226,6 +229,31 @@ pub fn manager_for(p: &Placement) -> Box<dyn CgroupManager> {
             })
         }
         ManagerKind::Disabled => Box::new(DisabledManager),
+    }
+}
+
+/// Moves the calling monitor into its own scope (see [`Placement::monitor_scope`]). Best
+/// effort: a caller systemd may not move (a system service running a user's nook) stays.
+pub fn place_monitor(p: &Placement) {
+    if !p.monitor_scope {
+        return;
+    }
+    use systemd::Bus;
+    let unit = systemd::monitor_scope_name(&p.id);
+    let me = std::process::id() as i32;
+    let mut props = systemd::scope_properties(
+        if p.rootless { "user.slice" } else { "machine.slice" },
+        &[me],
+        &Resources::default(),
+        false,
+    );
+    props.retain(|(k, _)| k != "Delegate");
+    props.push(("CollectMode".into(), systemd::Prop::Str("inactive-or-failed".into())));
+    let bus = systemd::ZbusBus {
+        rootless: p.rootless,
+    };
+    if let Err(e) = bus.start_scope(&unit, &props) {
+        tracing::warn!("moving the monitor into {unit}: {e}");
     }
 }
 

@@ -43,6 +43,9 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     } = job;
     exit::remove(store, &id);
     restart::allow(store, &id);
+    if let Some(p) = &launch.cgroup {
+        crate::cgroups::place_monitor(p);
+    }
     launch.pipes = true;
     let failed = |message: String, code: i32, cleanup: Box<dyn FnOnce(&Store) + '_>| {
         finish(store, &id, code, Some(message.clone()));

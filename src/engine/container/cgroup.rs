@@ -64,6 +64,7 @@ pub fn placement(
         rootless: host.rootless,
         pids_delegated: controllers.iter().any(|c| c == "pids"),
         parent,
+        monitor_scope: kind == ManagerKind::Systemd && config.cgroups == CgroupsMode::Enabled,
     }))
 }
 
