@@ -89,7 +89,10 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         gid5_mapped: namespaces::gid_mapped(&spec, 5),
     };
     let steps = plan::plan(&spec, &env)?;
-    let flags = namespaces::clone_flags(&spec)?;
+    let mut flags = namespaces::clone_flags(&spec)?;
+    // The cgroup namespace comes after the placement (the child unshares it on Go).
+    let new_cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
+    flags.remove(CloneFlags::CLONE_NEWCGROUP);
     let exec = ExecPlan::new(&process).map_err(RuntimeError::InvalidSpec)?;
     // Compile the filter before cloning (and from the cache when there is one): the child only
     // installs it.
@@ -129,6 +132,7 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         terminal,
         interactive: opts.interactive,
         new_userns: flags.contains(CloneFlags::CLONE_NEWUSER),
+        new_cgroupns,
         exec,
         output: pipes
             .as_ref()

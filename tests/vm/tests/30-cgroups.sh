@@ -7,6 +7,7 @@ n() { in_user_unit nook "$@"; }
 ucg=/sys/fs/cgroup/user.slice/user-$NOOK_VM_UID.slice/user@$NOOK_VM_UID.service/user.slice
 
 check_out cg-info-manager-systemd 'CgroupManager: systemd' as_user nook info
+check_out cg-info-delegated '"cpu".*"memory".*"pids"' as_user nook info --format '{{json .Host.CgroupControllers}}'
 
 # Limits on the scope while it runs.
 id=$(n run -d --name lim -m 64m --pids-limit 20 --cpus 0.5 "$image" sleep 300 2>&1 | tail -n1)
@@ -38,9 +39,13 @@ check_out cg-oom-inspect '^true$' as_user nook inspect -f '{{.State.OOMKilled}}'
 check_out cg-oom-rm-137 '^status=137$' in_user_unit sh -c "nook run --rm -m 64m $image sh -c 'head -c 200m /dev/zero | tail' >/dev/null 2>&1; echo status=\$?"
 as_user nook rm -f oom >/dev/null 2>&1
 
-# Fork bomb held at 20 processes (the shell and 19 sleeps; the count is a shell builtin).
-check_out cg-pids-limit-20 '^20$' n run --rm --pids-limit 20 "$image" sh -c \
-    'i=0; while [ $i -lt 60 ]; do sleep 60 & i=$((i+1)); done 2>/dev/null; set -- /proc/[0-9]*; echo $#'
+# A fork bomb (exec'd into a container with --pids-limit 20) is held at 20 processes.
+id=$(n run -d --name bomb --pids-limit 20 "$image" sleep 300 | tail -n1)
+n exec -d bomb sh -c 'b() { b & b & wait; }; b' >/dev/null 2>&1
+sleep 5
+check_out cg-pids-limit-20 '^20$' cat "$ucg/nook-$id.scope/pids.current"
+check_out cg-pids-limit-hit '^max [1-9][0-9]*$' cat "$ucg/nook-$id.scope/pids.events"
+check cg-bomb-rm n rm -f bomb
 
 # --cpus 0.5 holds a busy loop near 50% (TCG: tolerant bounds).
 n run -d --name cpu --cpus 0.5 "$image" sh -c 'while :; do :; done' >/dev/null
