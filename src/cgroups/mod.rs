@@ -11,6 +11,7 @@
 
 pub mod detect;
 pub mod fs;
+pub mod oom;
 pub mod resources;
 pub mod stats;
 pub mod systemd;

@@ -107,13 +107,18 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     let (code, reason) = loop {
         let started = Instant::now();
         let cgroup = spawned.cgroup.clone();
+        let watch = crate::engine::container::cgroup::watch_oom(cgroup.as_deref());
         let code = pump::run(
             spawned.pid,
             container_io(spawned, launch.interactive),
             &mut server,
             &mut log,
         );
-        oom = crate::engine::container::cgroup::finish_run(launch.cgroup.as_ref(), cgroup.as_deref());
+        oom = crate::engine::container::cgroup::finish_run(
+            launch.cgroup.as_ref(),
+            cgroup.as_deref(),
+            watch,
+        );
         if !restart.restarts(code, restarts) || restart::forbidden(store, &id) {
             break (code, None);
         }

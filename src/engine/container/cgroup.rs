@@ -84,13 +84,24 @@ pub fn decorate(spec: &mut Spec, config: &CreateConfig, placement: Option<&Place
     }
 }
 
-/// After a run: whether the OOM killer struck, then the cgroup is removed. Best effort.
-pub fn finish_run(placement: Option<&Placement>, path: Option<&Path>) -> bool {
+/// Starts the OOM watcher on a container's new cgroup (see [`cgroups::oom`]).
+pub fn watch_oom(path: Option<&Path>) -> Option<cgroups::oom::OomWatch> {
+    path.and_then(cgroups::oom::watch)
+}
+
+/// After a run: whether the OOM killer struck (the watcher saw it, or `memory.events` still
+/// says so), then the cgroup is removed. Best effort.
+pub fn finish_run(
+    placement: Option<&Placement>,
+    path: Option<&Path>,
+    watch: Option<cgroups::oom::OomWatch>,
+) -> bool {
+    let seen = watch.is_some_and(|w| w.finish());
     let (Some(p), Some(path)) = (placement, path) else {
-        return false;
+        return seen;
     };
     let manager = cgroups::manager_for(p);
-    let oom = manager.oom_kills(path) > 0;
+    let oom = seen || manager.oom_kills(path) > 0;
     if let Err(e) = manager.destroy(&p.id, path) {
         tracing::warn!("removing the cgroup {}: {e}", path.display());
     }

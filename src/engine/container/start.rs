@@ -325,12 +325,14 @@ fn run_prepared(
         r.monitor = crate::monitor::proc::current();
     })?;
     let mut cgroup = None;
+    let mut watch = None;
     let outcome = runtime::process::run_foreground_with(
         &prepared.spec,
         &prepared.bundle,
         &prepared.launch,
         |spawned| {
             cgroup = spawned.cgroup.clone();
+            watch = super::cgroup::watch_oom(cgroup.as_deref());
             let path = cgroup.as_ref().map(|p| p.display().to_string());
             let pid = spawned.pid.as_raw();
             let _ = set_state(store, &rec.id, Durability::Volatile, |r| {
@@ -339,7 +341,8 @@ fn run_prepared(
             });
         },
     );
-    let oom = super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref());
+    let oom =
+        super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref(), watch);
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),
