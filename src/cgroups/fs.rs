@@ -13,11 +13,7 @@ use super::CgroupError;
 
 fn io_err(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> CgroupError {
     let path = path.to_path_buf();
-    move |source| CgroupError::Io {
-        what,
-        path,
-        source,
-    }
+    move |source| CgroupError::Io { what, path, source }
 }
 
 /// Writes `value` to `dir/file`.
@@ -189,7 +185,10 @@ mod tests {
         let enabled = prepare_parent(p, &["memory", "pids", "io"]).expect("prepare");
         assert_eq!(enabled, vec!["memory", "pids"]);
         // A plain file keeps the last write: the leaf got a pid, the parent the +controllers.
-        assert_eq!(read(&p.join("nook-leaf"), "cgroup.procs").as_deref(), Some("43"));
+        assert_eq!(
+            read(&p.join("nook-leaf"), "cgroup.procs").as_deref(),
+            Some("43")
+        );
         assert_eq!(
             read(p, "cgroup.subtree_control").as_deref(),
             Some("+memory +pids")

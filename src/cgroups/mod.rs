@@ -217,7 +217,12 @@ pub fn manager_for(p: &Placement) -> Box<dyn CgroupManager> {
             bus: systemd::ZbusBus {
                 rootless: p.rootless,
             },
-            slice: if p.rootless { "user.slice" } else { "machine.slice" }.into(),
+            slice: if p.rootless {
+                "user.slice"
+            } else {
+                "machine.slice"
+            }
+            .into(),
             pids_delegated: p.pids_delegated,
             root,
         }),
@@ -243,13 +248,20 @@ pub fn place_monitor(p: &Placement) {
     let unit = systemd::monitor_scope_name(&p.id);
     let me = std::process::id() as i32;
     let mut props = systemd::scope_properties(
-        if p.rootless { "user.slice" } else { "machine.slice" },
+        if p.rootless {
+            "user.slice"
+        } else {
+            "machine.slice"
+        },
         &[me],
         &Resources::default(),
         false,
     );
     props.retain(|(k, _)| k != "Delegate");
-    props.push(("CollectMode".into(), systemd::Prop::Str("inactive-or-failed".into())));
+    props.push((
+        "CollectMode".into(),
+        systemd::Prop::Str("inactive-or-failed".into()),
+    ));
     let bus = systemd::ZbusBus {
         rootless: p.rootless,
     };

@@ -52,7 +52,11 @@ fn run(dir: &Path, events: &Path) -> i32 {
             return 1;
         }
         match inotify.read_events() {
-            Ok(list) if list.iter().any(|e| e.mask.contains(AddWatchFlags::IN_IGNORED)) => {
+            Ok(list)
+                if list
+                    .iter()
+                    .any(|e| e.mask.contains(AddWatchFlags::IN_IGNORED)) =>
+            {
                 return 0
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}

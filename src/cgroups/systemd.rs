@@ -223,8 +223,10 @@ async fn start_scope(bus: &ZbusBus, unit: &str, props: &[(String, Prop)]) -> zbu
     let mut stream = zbus::MessageStream::for_match_rule(rule, &conn, None).await?;
     conn.call_method(Some(DEST), PATH, Some(MANAGER), "Subscribe", &())
         .await?;
-    let props: Vec<(&str, zbus::Variant<'_>)> =
-        props.iter().map(|(k, v)| (k.as_str(), variant(v))).collect();
+    let props: Vec<(&str, zbus::Variant<'_>)> = props
+        .iter()
+        .map(|(k, v)| (k.as_str(), variant(v)))
+        .collect();
     let aux: Vec<(&str, Vec<(&str, zbus::Variant<'_>)>)> = Vec::new();
     let reply = conn
         .call_method(
@@ -256,7 +258,9 @@ async fn start_scope(bus: &ZbusBus, unit: &str, props: &[(String, Prop)]) -> zbu
 
 async fn stop_unit(bus: &ZbusBus, unit: &str) -> zbus::Result<()> {
     let conn = bus.connect().await?;
-    let gone = |e: &zbus::Error| e.to_string().contains("NoSuchUnit") || e.to_string().contains("not loaded");
+    let gone = |e: &zbus::Error| {
+        e.to_string().contains("NoSuchUnit") || e.to_string().contains("not loaded")
+    };
     match conn
         .call_method(Some(DEST), PATH, Some(MANAGER), "StopUnit", &(unit, "fail"))
         .await
@@ -273,13 +277,12 @@ async fn stop_unit(bus: &ZbusBus, unit: &str) -> zbus::Result<()> {
 
 impl Bus for ZbusBus {
     fn start_scope(&self, unit: &str, props: &[(String, Prop)]) -> Result<(), CgroupError> {
-        let result = isolated(|| {
-            zbus::block_on(start_scope(self, unit, props)).map_err(|e| e.to_string())
-        })
-        .map_err(|e| CgroupError::Scope {
-            unit: unit.to_string(),
-            reason: e.to_string(),
-        })?;
+        let result =
+            isolated(|| zbus::block_on(start_scope(self, unit, props)).map_err(|e| e.to_string()))
+                .map_err(|e| CgroupError::Scope {
+                    unit: unit.to_string(),
+                    reason: e.to_string(),
+                })?;
         if result != "done" {
             return Err(CgroupError::Scope {
                 unit: unit.to_string(),

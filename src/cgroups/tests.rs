@@ -60,14 +60,19 @@ fn missing_controller_names_it_and_the_fix() {
     assert!(text.contains("--cgroups=disabled"), "{text}");
     let host = v2_host();
     let err = check(&res, ManagerKind::Systemd, &host, &["pids".into()]).expect_err("refused");
-    assert!(err.to_string().contains("Delegate=cpu cpuset io memory pids"));
+    assert!(err
+        .to_string()
+        .contains("Delegate=cpu cpuset io memory pids"));
     assert!(check(&res, ManagerKind::Systemd, &host, &["memory".into()]).is_ok());
     assert!(check(&Resources::default(), ManagerKind::Disabled, &host, &[]).is_ok());
 }
 
+/// One recorded bus call: the unit (or `stop UNIT`) and the properties.
+type Call = (String, Vec<(String, Prop)>);
+
 #[derive(Default)]
 struct FakeBus {
-    calls: RefCell<Vec<(String, Vec<(String, Prop)>)>>,
+    calls: RefCell<Vec<Call>>,
 }
 
 impl Bus for FakeBus {
@@ -78,7 +83,9 @@ impl Bus for FakeBus {
         Ok(())
     }
     fn stop_unit(&self, unit: &str) -> Result<(), CgroupError> {
-        self.calls.borrow_mut().push((format!("stop {unit}"), Vec::new()));
+        self.calls
+            .borrow_mut()
+            .push((format!("stop {unit}"), Vec::new()));
         Ok(())
     }
 }

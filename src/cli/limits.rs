@@ -61,7 +61,11 @@ pub struct LimitArgs {
 
 /// The engine's resources, `--cgroups` mode and `--oom-score-adj` for `args`.
 pub fn resources(args: &LimitArgs) -> anyhow::Result<(Resources, CgroupsMode, Option<i32>)> {
-    let size = |flag, v: &Option<String>| v.as_deref().map(|v| resources::parse_size(flag, v)).transpose();
+    let size = |flag, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| resources::parse_size(flag, v))
+            .transpose()
+    };
     let mut r = Resources {
         memory: size("-m/--memory", &args.memory)?,
         memory_reservation: size("--memory-reservation", &args.memory_reservation)?,
@@ -82,7 +86,9 @@ pub fn resources(args: &LimitArgs) -> anyhow::Result<(Resources, CgroupsMode, Op
     }
     if let Some(cpus) = &args.cpus {
         if args.cpu_quota.is_some() || args.cpu_period.is_some() {
-            anyhow::bail!("--cpus conflicts with --cpu-quota and --cpu-period: use one or the other");
+            anyhow::bail!(
+                "--cpus conflicts with --cpu-quota and --cpu-period: use one or the other"
+            );
         }
         let (q, p) = resources::cpus_to_quota(cpus)?;
         r.cpu_quota = Some(q);
@@ -110,10 +116,12 @@ pub fn resources(args: &LimitArgs) -> anyhow::Result<(Resources, CgroupsMode, Op
         r.blkio_weight = Some(w);
     }
     for v in &args.device_read_bps {
-        r.device_read_bps.push(resources::parse_device_rate("--device-read-bps", v)?);
+        r.device_read_bps
+            .push(resources::parse_device_rate("--device-read-bps", v)?);
     }
     for v in &args.device_write_bps {
-        r.device_write_bps.push(resources::parse_device_rate("--device-write-bps", v)?);
+        r.device_write_bps
+            .push(resources::parse_device_rate("--device-write-bps", v)?);
     }
     if let Some(adj) = args.oom_score_adj {
         if !(-1000..=1000).contains(&adj) {
@@ -121,7 +129,10 @@ pub fn resources(args: &LimitArgs) -> anyhow::Result<(Resources, CgroupsMode, Op
         }
     }
     let mode = CgroupsMode::parse(&args.cgroups).ok_or_else(|| {
-        anyhow::anyhow!("invalid --cgroups \"{}\": use enabled, disabled, no-conmon or split", args.cgroups)
+        anyhow::anyhow!(
+            "invalid --cgroups \"{}\": use enabled, disabled, no-conmon or split",
+            args.cgroups
+        )
     })?;
     Ok((r, mode, args.oom_score_adj))
 }

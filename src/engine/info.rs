@@ -269,7 +269,8 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
             .unwrap_or(1),
         cgroup_manager: cgroup_manager.to_string(),
         cgroups_version: cgroups.version.clone(),
-        cgroup_controllers: delegated_controllers(cgroup_manager).unwrap_or_else(|| cgroups.controllers.clone()),
+        cgroup_controllers: delegated_controllers(cgroup_manager)
+            .unwrap_or_else(|| cgroups.controllers.clone()),
         cgroup_delegated: cgroups.writable || cgroup_manager == "systemd",
         cgroup_hybrid: cgroups.hybrid,
         distribution: distribution(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),

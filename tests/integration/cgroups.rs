@@ -24,14 +24,28 @@ fn limits_refused(rig: &Rig, who: &Runner) {
     let out = who.nook(&["run", "--rm", "-m", "64m", &image, "true"]);
     assert_eq!(out.code(), 125, "{}", out.stderr());
     let err = out.stderr();
-    assert!(err.contains("\"memory\" controller"), "names the controller: {err}");
-    assert!(err.contains("--cgroups=disabled"), "names the way out: {err}");
+    assert!(
+        err.contains("\"memory\" controller"),
+        "names the controller: {err}"
+    );
+    assert!(
+        err.contains("--cgroups=disabled"),
+        "names the way out: {err}"
+    );
     let out = who.nook(&["run", "--rm", "--pids-limit", "20", &image, "true"]);
     assert_eq!(out.code(), 125, "{}", out.stderr());
-    assert!(out.stderr().contains("\"pids\" controller"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("\"pids\" controller"),
+        "{}",
+        out.stderr()
+    );
     let out = who.nook(&["create", "--cpus", "0.5", &image, "true"]);
     assert_eq!(out.code(), 125, "create refuses too: {}", out.stderr());
-    assert!(out.stderr().contains("\"cpu\" controller"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("\"cpu\" controller"),
+        "{}",
+        out.stderr()
+    );
     let ran = who.nook(&[
         "run",
         "--rm",
@@ -46,17 +60,33 @@ fn limits_refused(rig: &Rig, who: &Runner) {
     ]);
     assert_eq!(ran.ok(), "ran\n");
     // No limit asked: the default pids limit needs no controller.
-    assert_eq!(who.nook(&["run", "--rm", &image, "echo", "ok"]).ok(), "ok\n");
+    assert_eq!(
+        who.nook(&["run", "--rm", &image, "echo", "ok"]).ok(),
+        "ok\n"
+    );
     let bad = who.nook(&["run", "--rm", "-m", "lots", &image, "true"]);
     assert_eq!(bad.code(), 125);
-    assert!(bad.stderr().contains("invalid -m/--memory \"lots\""), "{}", bad.stderr());
+    assert!(
+        bad.stderr().contains("invalid -m/--memory \"lots\""),
+        "{}",
+        bad.stderr()
+    );
 }
 
 fn stats_from_proc(rig: &Rig) {
     let user = rig.user().isolated();
     let image = busybox(rig, &user);
     let id = user
-        .nook(&["run", "-d", "--name", "busy", &image, "sh", "-c", "while :; do :; done"])
+        .nook(&[
+            "run",
+            "-d",
+            "--name",
+            "busy",
+            &image,
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ])
         .ok()
         .trim()
         .to_string();
@@ -64,10 +94,20 @@ fn stats_from_proc(rig: &Rig) {
     let out = user.nook(&["stats", "--no-stream"]);
     let text = out.ok();
     assert!(text.starts_with("ID"), "{text}");
-    assert!(text.contains("MEM USAGE / LIMIT") && text.contains("busy"), "{text}");
-    assert!(out.stderr().contains("/proc"), "says where figures come from: {}", out.stderr());
-    let json = user.nook(&["stats", "--no-stream", "--format", "json", "busy"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert!(
+        text.contains("MEM USAGE / LIMIT") && text.contains("busy"),
+        "{text}"
+    );
+    assert!(
+        out.stderr().contains("/proc"),
+        "says where figures come from: {}",
+        out.stderr()
+    );
+    let json = user
+        .nook(&["stats", "--no-stream", "--format", "json", "busy"])
+        .ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(v[0]["name"], "busy");
     let cpu: f64 = v[0]["cpu_percent"]
         .as_str()
@@ -76,7 +116,13 @@ fn stats_from_proc(rig: &Rig) {
     // A busy loop on an idle-ish host: clearly above zero (2 shared cores).
     assert!(cpu > 10.0, "busy loop shows CPU: {v}");
     let tmpl = user
-        .nook(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "busy"])
+        .nook(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}}",
+            "busy",
+        ])
         .ok();
     assert_eq!(tmpl, "busy 1\n");
     user.nook(&["rm", "-f", "busy"]).ok();

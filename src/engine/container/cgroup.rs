@@ -126,7 +126,11 @@ pub fn remove_leftover(rec: &ContainerRecord) {
         cgroups::fs::remove(&path)
     };
     if let Err(e) = result {
-        tracing::warn!("removing the cgroup {} of {}: {e}", path.display(), rec.name);
+        tracing::warn!(
+            "removing the cgroup {} of {}: {e}",
+            path.display(),
+            rec.name
+        );
     }
 }
 

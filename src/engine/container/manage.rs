@@ -204,7 +204,14 @@ fn freeze_or_signal(rec: &ContainerRecord, init: i32, pause: bool) -> Result<(),
         Some(dir) => crate::cgroups::fs::set_frozen(&dir, pause)
             .map_err(|e| ContainerError::Other(e.to_string())),
         None => {
-            signal_all(init, if pause { Signal::SIGSTOP } else { Signal::SIGCONT });
+            signal_all(
+                init,
+                if pause {
+                    Signal::SIGSTOP
+                } else {
+                    Signal::SIGCONT
+                },
+            );
             Ok(())
         }
     }

@@ -290,8 +290,7 @@ pub fn prepare(
         .map_err(|e| ContainerError::Other(e.to_string()))?;
     let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
     let placement = super::cgroup::placement(store, &rec.id, config)?;
-    let mut spec =
-        runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    let mut spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     super::cgroup::decorate(&mut spec, config, placement.as_ref());
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
@@ -341,8 +340,7 @@ fn run_prepared(
             });
         },
     );
-    let oom =
-        super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref(), watch);
+    let oom = super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref(), watch);
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),

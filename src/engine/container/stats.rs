@@ -32,9 +32,10 @@ pub struct ContainerStats {
 }
 
 fn read_one(rec: &ContainerRecord) -> (CgroupStats, bool) {
-    let Some(init) = rec.pid.filter(|_| {
-        matches!(rec.state, ContainerState::Running | ContainerState::Paused)
-    }) else {
+    let Some(init) = rec
+        .pid
+        .filter(|_| matches!(rec.state, ContainerState::Running | ContainerState::Paused))
+    else {
         return (CgroupStats::default(), false);
     };
     match super::cgroup::of_running(rec) {
