@@ -142,7 +142,7 @@ pub enum Command {
     /// Unpause the processes in one or more containers
     Unpause(super::manage::PauseArgs),
     /// Display a live stream of container resource usage
-    Stats(Pending),
+    Stats(super::stats::StatsArgs),
     /// Pull an image from a registry
     #[command(after_help = "Examples:\n  nook pull docker.io/library/alpine:3\n  \
                             nook pull --platform linux/arm64 debian\n  \

@@ -142,6 +142,8 @@ pub struct CreateArgs {
     /// Require HTTPS and verify certificates when pulling
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -259,6 +261,7 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             })?),
             None => None,
         };
+    let (resources, cgroups, oom_score_adj) = super::limits::resources(&args.limits)?;
     Ok(CreateRequest {
         image: args.image.clone(),
         name: args.name.clone(),
@@ -309,16 +312,25 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             add_host: args.add_host.clone(),
             mac_address: args.mac_address.clone(),
             ip: args.ip.clone(),
+            resources,
+            cgroups,
+            oom_score_adj,
             ..Default::default()
         },
     })
+}
+
+/// The request with the global `--cgroup-manager`, kept in the container's config.
+fn with_manager(mut req: CreateRequest, global: &GlobalOptions) -> CreateRequest {
+    req.config.cgroup_manager = super::limits::manager_flag(global.cgroup_manager.as_deref());
+    req
 }
 
 pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
     let rec = engine::create(
         &store,
-        &create_request(args)?,
+        &with_manager(create_request(args)?, global),
         super::image::progress_for(false).as_ref(),
     )?;
     if let Some(path) = &args.cidfile {
@@ -402,7 +414,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     }
     let store = Store::open(&super::store_options(global))?;
     let progress = super::image::progress_for(args.quiet);
-    let rec = engine::create(&store, &create_request(&args.create)?, progress.as_ref())?;
+    let req = with_manager(create_request(&args.create)?, global);
+    let rec = engine::create(&store, &req, progress.as_ref())?;
     if let Some(path) = &args.create.cidfile {
         std::fs::write(path, &rec.id)
             .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;

@@ -15,12 +15,14 @@ mod human;
 mod image;
 mod inspect;
 mod lifecycle;
+mod limits;
 mod listing;
 pub mod login;
 mod manage;
 pub mod manpages;
 mod output;
 pub mod push;
+mod stats;
 mod system;
 pub mod unshare;
 mod volume;
@@ -216,6 +218,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Port(args) => manage::port(&global, &args),
         Command::Rename(args) => manage::rename(&global, &args),
         Command::Pause(args) => manage::pause(&global, &args, true),
+        Command::Stats(args) => stats::stats(&global, &args),
         Command::Unpause(args) => manage::pause(&global, &args, false),
         Command::Cp(args) => manage::cp(&global, &args),
         Command::Export(args) => manage::export(&global, &args),

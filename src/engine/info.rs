@@ -173,10 +173,11 @@ pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, I
     let paths = store.paths();
     let counts = store.counts()?;
     let config = store.config();
-    let manager = cgroup_manager
-        .map(str::to_string)
-        .or_else(|| config.engine.cgroup_manager.map(|m| m.as_str().to_string()))
-        .unwrap_or_else(|| default_cgroup_manager().to_string());
+    let cgroup_host = crate::cgroups::Host::probe();
+    let manager =
+        crate::cgroups::select(cgroup_manager, config.engine.cgroup_manager, &cgroup_host)
+            .as_str()
+            .to_string();
     let host = host_info(&manager, &paths.graph_root);
     let driver = match store.storage_driver() {
         Some(d) => d.as_str().to_string(),
@@ -230,14 +231,16 @@ pub enum InfoError {
     Registries(#[from] crate::image::registries::RegistriesError),
 }
 
-/// The manager nook uses when none is configured: cgroupfs where this process's cgroup is
-/// delegated and writable, else none (the systemd manager arrives with the cgroups issue).
-fn default_cgroup_manager() -> &'static str {
-    if detect::detect().writable {
-        "cgroupfs"
-    } else {
-        "disabled"
-    }
+/// The controllers a container cgroup gets under `manager` (the user manager's for systemd
+/// rootless, this process's own for cgroupfs); `None` when there is no such cgroup.
+fn delegated_controllers(manager: &str) -> Option<Vec<String>> {
+    let kind = match manager {
+        "systemd" => crate::cgroups::ManagerKind::Systemd,
+        "cgroupfs" => crate::cgroups::ManagerKind::Cgroupfs,
+        _ => return None,
+    };
+    let parent = crate::cgroups::Host::probe().parent_for(kind)?;
+    Some(crate::cgroups::fs::controllers(&parent))
 }
 
 /// The host half of `nook info`. Forks a probe child: call while single-threaded.
@@ -279,8 +282,9 @@ pub fn host_info(cgroup_manager: &str, scratch: &std::path::Path) -> HostInfo {
             .unwrap_or(1),
         cgroup_manager: cgroup_manager.to_string(),
         cgroups_version: cgroups.version.clone(),
-        cgroup_controllers: cgroups.controllers.clone(),
-        cgroup_delegated: cgroups.writable,
+        cgroup_controllers: delegated_controllers(cgroup_manager)
+            .unwrap_or_else(|| cgroups.controllers.clone()),
+        cgroup_delegated: cgroups.writable || cgroup_manager == "systemd",
         cgroup_hybrid: cgroups.hybrid,
         distribution: distribution(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
         hostname: uname

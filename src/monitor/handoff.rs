@@ -26,6 +26,7 @@ use super::log_driver::{LogSetup, LogSink};
 use super::pump::Server;
 use super::restart::{Backoff, RestartPolicy};
 use super::supervise::{self, Ctx, Phase};
+use crate::cgroups::oom::OomWatch;
 use crate::runtime::{LaunchOptions, Spawned};
 use crate::store::{Store, StoreOptions};
 
@@ -55,10 +56,11 @@ pub fn is_monitor() -> bool {
 pub(super) fn exec(
     ctx: &Ctx<'_>,
     spawned: Spawned,
+    oom: Option<OomWatch>,
     restarts: u32,
     backoff: &Backoff,
     server: &Server,
-) -> Spawned {
+) -> (Spawned, Option<OomWatch>) {
     let paths = ctx.store.paths();
     let job = Job {
         graph_root: paths.graph_root.clone(),
@@ -70,10 +72,10 @@ pub(super) fn exec(
         remove: ctx.remove,
     };
     let Ok(job) = serde_json::to_string(&job) else {
-        return spawned;
+        return (spawned, oom);
     };
     let Ok(log) = serde_json::to_string(&ctx.log) else {
-        return spawned;
+        return (spawned, oom);
     };
     let mut args: Vec<OsString> = vec![ARGV0.into(), ctx.id.clone().into(), "v1".into()];
     let mut kv = |k: &str, v: String| args.push(format!("{k}={v}").into());
@@ -92,6 +94,12 @@ pub(super) fn exec(
             kv(key, fd.as_raw_fd().to_string());
             fds.push(fd.as_raw_fd());
         }
+    }
+    if let Some(cgroup) = &spawned.cgroup {
+        kv("cgroup", cgroup.display().to_string());
+    }
+    if let Some(watch) = &oom {
+        kv("oom_watch", watch.pid().to_string());
     }
     if let Some(helper) = &spawned.helper {
         kv("helper", helper.pid().to_string());
@@ -114,7 +122,7 @@ pub(super) fn exec(
         .map(|a| CString::new(a.into_vec()))
         .collect::<Result<Vec<_>, _>>()
     else {
-        return spawned;
+        return (spawned, oom);
     };
     for fd in &fds {
         // SAFETY: a descriptor this process owns; it must survive the exec.
@@ -134,7 +142,7 @@ pub(super) fn exec(
         // SAFETY: as above.
         unsafe { libc::fcntl(*fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
-    spawned
+    (spawned, oom)
 }
 
 /// The parsed arguments of the re-executed monitor.
@@ -152,6 +160,8 @@ struct Args {
     clients: Vec<OwnedFd>,
     helper: Option<i32>,
     helper_exit: Option<OwnedFd>,
+    cgroup: Option<PathBuf>,
+    oom_watch: Option<i32>,
     log: String,
     job: String,
 }
@@ -174,6 +184,8 @@ fn parse(args: Vec<OsString>) -> Option<Args> {
         clients: Vec::new(),
         helper: None,
         helper_exit: None,
+        cgroup: None,
+        oom_watch: None,
         log: String::new(),
         job: String::new(),
     };
@@ -201,6 +213,8 @@ fn parse(args: Vec<OsString>) -> Option<Args> {
             b"client" => a.clients.push(fd()?),
             b"helper" => a.helper = Some(value.parse().ok()?),
             b"helper_exit" => a.helper_exit = Some(fd()?),
+            b"cgroup" => a.cgroup = Some(PathBuf::from(value)),
+            b"oom_watch" => a.oom_watch = Some(value.parse().ok()?),
             b"log" => a.log = value.to_string(),
             b"job" => a.job = value.to_string(),
             _ => {}
@@ -250,6 +264,7 @@ fn serve(a: Args) -> i32 {
         stderr: a.stderr,
         stdin: a.stdin,
         helper: None,
+        cgroup: a.cgroup.clone(),
     };
     let mut server = Server::resume(listener, a.clients);
     // Keep the container's output flowing even when the log cannot be reopened: into nothing.
@@ -283,6 +298,11 @@ fn serve(a: Args) -> i32 {
         return crate::error::EXIT_ENGINE;
     };
     let id = a.id;
+    let oom = crate::engine::container::cgroup::finish_run(
+        job.launch.cgroup.as_ref(),
+        a.cgroup.as_deref(),
+        a.oom_watch.map(OomWatch::adopt),
+    );
     let ctx = Ctx {
         store: &store,
         id: id.clone(),
@@ -295,7 +315,7 @@ fn serve(a: Args) -> i32 {
     };
     supervise::steady(
         &ctx,
-        Phase::Exited { code, ran },
+        Phase::Exited { code, ran, oom },
         a.restarts,
         Backoff::from_millis(a.backoff),
         server,

@@ -53,7 +53,7 @@ pub(super) struct Ctx<'a> {
 /// Where the steady loop starts: a run of the container to serve, or one that just ended.
 pub(super) enum Phase {
     Running(Spawned),
-    Exited { code: i32, ran: Duration },
+    Exited { code: i32, ran: Duration, oom: bool },
 }
 
 fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
@@ -69,6 +69,9 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     } = job;
     exit::remove(store, &id);
     restart::allow(store, &id);
+    if let Some(p) = &launch.cgroup {
+        crate::cgroups::place_monitor(p);
+    }
     // passthrough: the container inherits the monitor's stdout/stderr (the CLI's).
     launch.pipes = log_setup.driver != LogDriver::Passthrough;
     let failed = |message: String, code: i32| {
@@ -114,7 +117,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         Ok(s) => s,
         Err(e) => return failed(e.to_string(), e.exit_code()),
     };
-    if let Err(e) = record_running(store, &id, spawned.pid.as_raw(), 0) {
+    if let Err(e) = record_running(store, &id, &spawned, 0) {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE);
@@ -161,10 +164,14 @@ pub(super) fn steady(
     mut log: LogSink,
 ) -> i32 {
     let (store, id) = (ctx.store, ctx.id.as_str());
+    let mut oom;
     let (code, reason) = loop {
         let (code, ran) = match phase {
             Phase::Running(spawned) => {
-                let mut spawned = super::handoff::exec(ctx, spawned, restarts, &backoff, &server);
+                let cgroup = spawned.cgroup.clone();
+                let watch = crate::engine::container::cgroup::watch_oom(cgroup.as_deref());
+                let (mut spawned, watch) =
+                    super::handoff::exec(ctx, spawned, watch, restarts, &backoff, &server);
                 let started = Instant::now();
                 // The network helper lives as long as this run of the container, and no longer.
                 let network = spawned.helper.take();
@@ -175,15 +182,23 @@ pub(super) fn steady(
                     &mut log,
                 );
                 drop(network);
+                oom = crate::engine::container::cgroup::finish_run(
+                    ctx.launch.cgroup.as_ref(),
+                    cgroup.as_deref(),
+                    watch,
+                );
                 (code, started.elapsed())
             }
-            Phase::Exited { code, ran } => (code, ran),
+            Phase::Exited { code, ran, oom: o } => {
+                oom = o;
+                (code, ran)
+            }
         };
         if !ctx.restart.restarts(code, restarts) || restart::forbidden(store, id) {
             break (code, None);
         }
         restarts += 1;
-        record_exit(store, id, code, false, None);
+        record_exit(store, id, code, false, None, oom);
         let delay = backoff.delay(ran);
         if !restart::wait_unless_forbidden(store, id, delay) {
             break (code, None);
@@ -192,7 +207,7 @@ pub(super) fn steady(
             Ok(s) => s,
             Err(e) => break (e.exit_code(), Some(format!("restart {restarts}: {e}"))),
         };
-        if let Err(e) = record_running(store, id, spawned.pid.as_raw(), restarts) {
+        if let Err(e) = record_running(store, id, &spawned, restarts) {
             // Removed meanwhile (`rm -f` raced the restart): it must not run on.
             crate::runtime::spawn::abandon(spawned.pid);
             break (code, Some(format!("recording restart {restarts}: {e}")));
@@ -202,7 +217,7 @@ pub(super) fn steady(
     drop(server);
     let run_dir = store.paths().container_run_dir(id);
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
-    finish(store, id, code, reason);
+    record_exit(store, id, code, true, reason, oom);
     crate::engine::container::lifecycle::release(store, id, ctx.remove);
     0
 }
@@ -239,8 +254,15 @@ pub(super) fn container_io(spawned: Spawned, interactive: bool) -> ContainerIo {
 }
 
 /// The record of a (re)started container: running with `pid`, this monitor, `restarts`.
-fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<(), StoreError> {
+fn record_running(
+    store: &Store,
+    id: &str,
+    spawned: &crate::runtime::Spawned,
+    restarts: u32,
+) -> Result<(), StoreError> {
     let me = proc::current();
+    let pid = spawned.pid.as_raw();
+    let cgroup = spawned.cgroup.as_ref().map(|p| p.display().to_string());
     // Volatile: "running" is reconstructed from the monitor's liveness and the boot id.
     set_state(store, id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
@@ -251,12 +273,21 @@ fn record_running(store: &Store, id: &str, pid: i32, restarts: u32) -> Result<()
         r.exit_code = None;
         r.exit_reason = None;
         r.restart_count = restarts;
+        r.cgroup = cgroup;
+        r.oom_killed = false;
     })
 }
 
 /// Records the exit: the exit file first, then the record (a removed record is fine). The
 /// monitor lets go of the record unless a restart follows (`last`).
-fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<String>) {
+fn record_exit(
+    store: &Store,
+    id: &str,
+    code: i32,
+    last: bool,
+    reason: Option<String>,
+    oom_killed: bool,
+) {
     let now = crate::store::time::now_rfc3339();
     let _ = exit::write(
         store,
@@ -271,6 +302,8 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
         r.exit_code = Some(code);
         r.finished_at = Some(now);
         r.pid = None;
+        r.cgroup = None;
+        r.oom_killed = oom_killed;
         if last {
             r.monitor = None;
         }
@@ -280,5 +313,5 @@ fn record_exit(store: &Store, id: &str, code: i32, last: bool, reason: Option<St
 
 /// The last exit: recorded, and the monitor lets go.
 fn finish(store: &Store, id: &str, code: i32, reason: Option<String>) {
-    record_exit(store, id, code, true, reason);
+    record_exit(store, id, code, true, reason, false);
 }

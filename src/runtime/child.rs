@@ -30,6 +30,9 @@ pub struct ChildConfig<'a> {
     /// Keep the inherited stdin (else `/dev/null`); ignored with a terminal.
     pub interactive: bool,
     pub new_userns: bool,
+    /// Enter a new cgroup namespace after the engine's Go (so its root is the container's
+    /// cgroup, which the engine placed it in meanwhile), not at clone time.
+    pub new_cgroupns: bool,
     pub exec: ExecPlan,
     /// Run the built-in init as pid 1 (`--init`).
     pub init: bool,
@@ -169,6 +172,10 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
         let ns = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(setup_err("joining the shared network namespace"))?;
+    }
+    if cfg.new_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(setup_err("creating the cgroup namespace"))?;
     }
     if cfg.new_userns {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))

@@ -166,6 +166,7 @@ pub fn exec(
         stderr: None,
         stdin: None,
         terminal: tty,
+        cgroup: None,
     };
     let launch = LaunchOptions {
         tty,

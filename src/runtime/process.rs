@@ -207,7 +207,19 @@ pub fn run_foreground(
     bundle: &Path,
     opts: &LaunchOptions,
 ) -> Result<i32, RuntimeError> {
+    run_foreground_with(spec, bundle, opts, |_| {})
+}
+
+/// [`run_foreground`], calling `started` once the command runs (the engine records the pid and
+/// cgroup there).
+pub fn run_foreground_with(
+    spec: &Spec,
+    bundle: &Path,
+    opts: &LaunchOptions,
+    started: impl FnOnce(&Spawned),
+) -> Result<i32, RuntimeError> {
     let signals = Signals::install()?;
     let spawned = spawn(spec, bundle, opts)?;
+    started(&spawned);
     wait_with(spawned, &signals, opts)
 }

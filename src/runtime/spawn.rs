@@ -42,6 +42,8 @@ pub struct LaunchOptions {
     /// The network helper to start for the container's fresh network namespace, awaited
     /// before the container runs (pasta or slirp4netns; `None` for other modes).
     pub network: Option<crate::network::Attach>,
+    /// Put the container into this cgroup after the clone, before its command runs.
+    pub cgroup: Option<crate::cgroups::Placement>,
 }
 
 /// A container process that runs its command.
@@ -62,6 +64,8 @@ pub struct Spawned {
     pub terminal: bool,
     /// The network helper (killed and reaped when dropped): keep it while the container runs.
     pub helper: Option<crate::network::Running>,
+    /// The container's cgroup directory ([`LaunchOptions::cgroup`]).
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// Kills and reaps a child that must not go on.
@@ -90,7 +94,10 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         gid5_mapped: namespaces::gid_mapped(&spec, 5),
     };
     let steps = plan::plan(&spec, &env)?;
-    let flags = namespaces::clone_flags(&spec)?;
+    let mut flags = namespaces::clone_flags(&spec)?;
+    // The cgroup namespace comes after the placement (the child unshares it on Go).
+    let new_cgroupns = flags.contains(CloneFlags::CLONE_NEWCGROUP);
+    flags.remove(CloneFlags::CLONE_NEWCGROUP);
     let exec = ExecPlan::new(&process).map_err(RuntimeError::InvalidSpec)?;
     // Compile the filter before cloning (and from the cache when there is one): the child only
     // installs it.
@@ -132,6 +139,7 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         terminal,
         interactive: opts.interactive,
         new_userns: flags.contains(CloneFlags::CLONE_NEWUSER),
+        new_cgroupns,
         exec,
         output: pipes
             .as_ref()
@@ -175,6 +183,13 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         }
     }
     drop(join_netns);
+    let cgroup = match place_in_cgroup(&spec, opts, child) {
+        Ok(c) => c,
+        Err(e) => {
+            abandon(child);
+            return Err(e);
+        }
+    };
     // The helper connects the fresh network namespace before the container may use it.
     let helper = match &opts.network {
         Some(plan) => match crate::network::launch::start(plan, child) {
@@ -229,5 +244,27 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
         stdin,
         terminal,
         helper,
+        cgroup,
     })
+}
+
+/// The sync point before the container's command runs: its `oom_score_adj`, then its cgroup
+/// (created with the limits, the child moved in). A failure removes the half-made cgroup.
+fn place_in_cgroup(
+    spec: &Spec,
+    opts: &LaunchOptions,
+    child: nix::unistd::Pid,
+) -> Result<Option<std::path::PathBuf>, RuntimeError> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let path = format!("/proc/{child}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(|e| {
+            RuntimeError::Setup(format!("setting --oom-score-adj {adj} ({path}: {e}): lowering it needs privileges the user does not have"))
+        })?;
+    }
+    let Some(placement) = &opts.cgroup else {
+        return Ok(None);
+    };
+    crate::cgroups::place(placement, child.as_raw())
+        .map(Some)
+        .map_err(|e| RuntimeError::Setup(format!("placing the container in its cgroup: {e}")))
 }

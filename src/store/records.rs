@@ -141,6 +141,10 @@ pub struct ContainerRecord {
     pub finished_at: Option<String>,
     /// How often the monitor restarted it by its restart policy since it was last started.
     pub restart_count: u32,
+    /// The container's cgroup directory while it runs (removed on exit, rm or reconcile).
+    pub cgroup: Option<String>,
+    /// The OOM killer killed a process of the container in its last run (`memory.events`).
+    pub oom_killed: bool,
     pub labels: BTreeMap<String, String>,
     /// Names of the named volumes the container uses (volume prune keeps these).
     pub volumes: Vec<String>,

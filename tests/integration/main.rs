@@ -14,6 +14,7 @@ mod archive;
 mod attach;
 mod bench_seed;
 mod build;
+mod cgroups;
 mod cli;
 mod commit;
 mod completion;
@@ -49,6 +50,7 @@ fn main() -> std::process::ExitCode {
     let mut tests = Vec::new();
     tests.extend(registry_fixture::tests());
     tests.extend(cli::tests());
+    tests.extend(cgroups::tests());
     tests.extend(completion::tests());
     tests.extend(packaging::tests());
     tests.extend(bench_seed::tests());

@@ -56,6 +56,14 @@ pub struct CreateConfig {
     /// `--mac-address`, `--ip` (where the mode allows).
     pub mac_address: Option<String>,
     pub ip: Option<String>,
+    /// Resource limits (`-m`, `--cpus`, `--pids-limit`, ...).
+    pub resources: crate::cgroups::Resources,
+    /// `--cgroups`.
+    pub cgroups: crate::cgroups::CgroupsMode,
+    /// `--cgroup-manager` (or the config's) when the container was created; `None`: detect.
+    pub cgroup_manager: Option<crate::cgroups::ManagerKind>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// One mount into the container.

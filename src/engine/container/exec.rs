@@ -157,6 +157,7 @@ pub fn exec(store: &Store, key: &str, req: &ExecRequest) -> Result<ExecOutcome, 
         detach: req.detach,
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
     };
+    super::cgroup::join(&rec);
     Ok(rt_exec::exec(pid, &process, seccomp.as_ref(), &opts))
 }
 

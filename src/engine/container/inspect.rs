@@ -52,7 +52,7 @@ pub fn state_json(rec: &ContainerRecord) -> Value {
         "Running": running,
         "Paused": rec.state == ContainerState::Paused,
         "Restarting": false,
-        "OOMKilled": false,
+        "OOMKilled": rec.oom_killed,
         "Dead": false,
         "Pid": if running { rec.pid.unwrap_or(0) } else { 0 },
         "ConmonPid": if running { rec.monitor.map_or(0, |m| m.pid) } else { 0 },

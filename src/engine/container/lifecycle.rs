@@ -72,6 +72,7 @@ pub fn reconcile(store: &Store, rec: ContainerRecord) -> Result<ContainerRecord,
         Err(e) => return Err(e.into()),
     }
     drop(w);
+    super::cgroup::remove_leftover(&rec);
     let fixed = fixed.unwrap_or(rec);
     if let Ok(config) = load_config(&fixed) {
         if let Ok(kind) = driver_kind(&config, store) {

@@ -2,10 +2,11 @@
 //! `container prune`, `container cleanup`, `pause`/`unpause`, `port`, and the process list `top` and `pause` share
 //! ([`processes`]).
 //!
-//! # Pause without a freezer
+//! # Pause with and without a freezer
 //!
-//! Podman pauses through the cgroup freezer. nook has no cgroup of its own on this host (a
-//! hybrid layout with nothing delegated), so `pause` sends **SIGSTOP to every process in the
+//! Like Podman, `pause` writes `cgroup.freeze` of the container's cgroup when it has one
+//! (invisible to the processes). Without a cgroup (`--cgroups=disabled`, or a host such as a
+//! hybrid layout with nothing delegated) `pause` sends **SIGSTOP to every process in the
 //! container's pid namespace** (found by comparing `/proc/<pid>/ns/pid` with the container
 //! init's, so processes started by `exec` count too) and records the state `paused`; `unpause`
 //! sends SIGCONT to them and records `running`. Unlike the freezer this is visible to the
@@ -217,6 +218,25 @@ pub fn signal_all(init: i32, sig: Signal) {
     }
 }
 
+/// The cgroup freezer when the container has a cgroup, else SIGSTOP/SIGCONT to every process.
+fn freeze_or_signal(rec: &ContainerRecord, init: i32, pause: bool) -> Result<(), ContainerError> {
+    match super::cgroup::of_running(rec).filter(|d| crate::cgroups::fs::can_freeze(d)) {
+        Some(dir) => crate::cgroups::fs::set_frozen(&dir, pause)
+            .map_err(|e| ContainerError::Other(e.to_string())),
+        None => {
+            signal_all(
+                init,
+                if pause {
+                    Signal::SIGSTOP
+                } else {
+                    Signal::SIGCONT
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
 fn set_state(
     store: &Store,
     id: &str,
@@ -237,7 +257,7 @@ fn set_state(
 pub fn pause(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError> {
     let rec = lifecycle::get(store, key)?;
     let init = running_init(&rec, ContainerState::Running, "pause")?;
-    signal_all(init, Signal::SIGSTOP);
+    freeze_or_signal(&rec, init, true)?;
     set_state(
         store,
         &rec.id,
@@ -250,7 +270,7 @@ pub fn pause(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError
 pub fn unpause(store: &Store, key: &str) -> Result<ContainerRecord, ContainerError> {
     let rec = lifecycle::get(store, key)?;
     let init = running_init(&rec, ContainerState::Paused, "unpause")?;
-    signal_all(init, Signal::SIGCONT);
+    freeze_or_signal(&rec, init, false)?;
     set_state(
         store,
         &rec.id,

@@ -9,6 +9,7 @@
 //! export).
 
 pub mod attach;
+pub mod cgroup;
 pub mod commit;
 pub mod config;
 pub mod copy;
@@ -22,6 +23,7 @@ pub mod manage;
 pub mod network;
 pub mod ps;
 pub mod start;
+pub mod stats;
 pub mod top;
 pub mod wait;
 
@@ -175,6 +177,8 @@ pub fn create(
     });
     network::configure(store, &mut config, &req.publish, exposed)?;
     let id = crate::store::new_id();
+    // Refuse limits this host cannot enforce now, not at the first start.
+    cgroup::placement(store, &id, &config)?;
     if config.hostname.is_empty() {
         config.hostname = id[..12].to_string();
     }
@@ -336,6 +340,7 @@ pub fn remove_with(
             }
         }
     }
+    cgroup::remove_leftover(&rec);
     if !keep_exit_file {
         crate::monitor::exit::remove(store, &rec.id);
     }

@@ -294,7 +294,9 @@ pub fn prepare(
         .map_err(|e| ContainerError::Other(e.to_string()))?;
     super::network::preflight(store, rec, config)?;
     let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
-    let spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    let placement = super::cgroup::placement(store, &rec.id, config)?;
+    let mut spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
+    super::cgroup::decorate(&mut spec, config, placement.as_ref());
     let bundle = store.paths().container_dir(&rec.id);
     runtime::write_bundle(&spec, &bundle).map_err(|e| ContainerError::Other(e.to_string()))?;
     let launch = LaunchOptions {
@@ -305,6 +307,7 @@ pub fn prepare(
         init: config.init,
         pipes: false,
         network: super::network::attach_plan(store, rec, config),
+        cgroup: placement,
     };
     Ok(Prepared {
         spec,
@@ -326,7 +329,24 @@ fn run_prepared(
         r.exit_reason = None;
         r.monitor = crate::monitor::proc::current();
     })?;
-    let outcome = runtime::run_foreground(&prepared.spec, &prepared.bundle, &prepared.launch);
+    let mut cgroup = None;
+    let mut watch = None;
+    let outcome = runtime::process::run_foreground_with(
+        &prepared.spec,
+        &prepared.bundle,
+        &prepared.launch,
+        |spawned| {
+            cgroup = spawned.cgroup.clone();
+            watch = super::cgroup::watch_oom(cgroup.as_deref());
+            let path = cgroup.as_ref().map(|p| p.display().to_string());
+            let pid = spawned.pid.as_raw();
+            let _ = set_state(store, &rec.id, Durability::Volatile, |r| {
+                r.pid = Some(pid);
+                r.cgroup = path;
+            });
+        },
+    );
+    let oom = super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref(), watch);
     let code = match &outcome {
         Ok(code) => *code,
         Err(e) => e.exit_code(),
@@ -341,6 +361,9 @@ fn run_prepared(
         r.exit_code = Some(code);
         r.finished_at = Some(crate::store::time::now_rfc3339());
         r.monitor = None;
+        r.pid = None;
+        r.cgroup = None;
+        r.oom_killed = oom;
     })?;
     Ok(outcome)
 }

@@ -214,7 +214,7 @@ pub fn top(
     let root = store.paths().container_dir(&rec.id).join("merged");
     let passwd = id_names(&read_in_root(&root, "etc/passwd"));
     let group = id_names(&read_in_root(&root, "etc/group"));
-    let procs: Vec<Proc> = super::manage::processes(init)
+    let procs: Vec<Proc> = super::cgroup::processes(&rec, init)
         .into_iter()
         .filter_map(read_proc)
         .collect();
