@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests need. Append to this list; nothing else to change.
-TEST_PACKAGES=(uidmap fuse3 busybox-static docker-registry apache2-utils podman bash-completion zsh fish tmux man-db fuse-overlayfs)
+TEST_PACKAGES=(uidmap fuse3 busybox-static docker-registry apache2-utils podman bash-completion zsh fish tmux man-db fuse-overlayfs qemu-system-x86 qemu-utils debootstrap cpio)
 # The unprivileged user the rootless tier runs as, and its subordinate id range size.
 TEST_USER=nooktest
 SUBID_COUNT=65536

@@ -36,6 +36,7 @@ mod runtime;
 mod security;
 mod store;
 mod system;
+mod vm;
 
 fn main() -> std::process::ExitCode {
     if let Some(code) = fuse_diff::agent::maybe_run() {
@@ -67,6 +68,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
     tests.extend(fuse_diff::tests());
+    tests.extend(vm::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

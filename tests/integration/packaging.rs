@@ -25,7 +25,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
         .iter()
         .any(|d| Path::new(d).join(tool).exists())
