@@ -114,6 +114,17 @@ pub struct CreateArgs {
     /// Require HTTPS and verify certificates when pulling
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
+    /// How to use systemd's NOTIFY_SOCKET: container (proxied into the container), conmon (the
+    /// monitor sends READY once the container runs) or ignore
+    #[arg(long, value_name = "MODE", default_value = "container", value_parser = ["container", "conmon", "ignore"])]
+    pub sdnotify: String,
+    /// Control container cgroup configuration (split: stay in the caller's cgroup, e.g. a
+    /// systemd unit's)
+    // MERGE NOTE: the cgroups work (branch cg7) defines `--cgroups` in its `LimitArgs`, flattened
+    // here: keep that one and drop this field. Until then every mode holds as "split" does: nook
+    // creates no cgroup, the container and its monitor stay in the caller's.
+    #[arg(long, value_name = "MODE", default_value = "enabled", value_parser = ["enabled", "disabled", "no-conmon", "split"])]
+    pub cgroups: String,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -169,6 +180,10 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
+    /// Read the container ID from this file and remove that container (repeatable; with
+    /// -i a missing file is fine)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
     /// Containers to remove
     pub containers: Vec<String>,
 }
@@ -266,22 +281,61 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             restart_policy,
             detach_keys: args.detach_keys.clone(),
             log_opts,
+            sdnotify: crate::systemd::notify::SdNotifyMode::parse(&args.sdnotify)?,
             ..Default::default()
         },
     })
 }
 
+/// The container id in a `--cidfile` (its first line).
+fn read_cidfile(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    let id = text.lines().next().unwrap_or_default().trim().to_string();
+    if id.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is empty",
+        ));
+    }
+    Ok(id)
+}
+
+/// Refuses a `--cidfile` that exists (Podman's rule: it may belong to another container).
+fn check_cidfile(path: Option<&PathBuf>) -> anyhow::Result<()> {
+    match path {
+        Some(p) if p.symlink_metadata().is_ok() => anyhow::bail!(
+            "container id file exists. Ensure another container is not using it or delete {}",
+            p.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the new container's id to `--cidfile`, without a newline as Podman does.
+fn write_cidfile(path: Option<&PathBuf>, id: &str) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, id)
+            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Drops `NOTIFY_SOCKET` for `--sdnotify=ignore` (nothing nook starts may use it).
+fn apply_sdnotify(args: &CreateArgs) {
+    if args.sdnotify == "ignore" {
+        std::env::remove_var(crate::systemd::notify::NOTIFY_SOCKET);
+    }
+}
+
 pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
+    check_cidfile(args.cidfile.as_ref())?;
     let store = Store::open(&super::store_options(global))?;
     let rec = engine::create(
         &store,
         &create_request(args)?,
         super::image::progress_for(false).as_ref(),
     )?;
-    if let Some(path) = &args.cidfile {
-        std::fs::write(path, &rec.id)
-            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
-    }
+    write_cidfile(args.cidfile.as_ref(), &rec.id)?;
     println!("{}", rec.id);
     Ok(0)
 }
@@ -295,10 +349,19 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             .into_iter()
             .map(|c| c.id)
             .collect()
-    } else if args.containers.is_empty() {
-        anyhow::bail!("specify one or more containers to remove, or --all");
     } else {
-        args.containers.clone()
+        let mut keys = args.containers.clone();
+        for path in &args.cidfile {
+            match read_cidfile(path) {
+                Ok(id) => keys.push(id),
+                Err(e) if args.ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => anyhow::bail!("reading --cidfile {}: {e}", path.display()),
+            }
+        }
+        if keys.is_empty() && args.cidfile.is_empty() {
+            anyhow::bail!("specify one or more containers to remove, or --all");
+        }
+        keys
     };
     let mut failed = None;
     for key in &keys {
@@ -348,13 +411,12 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
             "the --rm option conflicts with --restart, the restart policy must be \"no\""
         );
     }
+    check_cidfile(args.create.cidfile.as_ref())?;
+    apply_sdnotify(&args.create);
     let store = Store::open(&super::store_options(global))?;
     let progress = super::image::progress_for(args.quiet);
     let rec = engine::create(&store, &create_request(&args.create)?, progress.as_ref())?;
-    if let Some(path) = &args.create.cidfile {
-        std::fs::write(path, &rec.id)
-            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
-    }
+    write_cidfile(args.create.cidfile.as_ref(), &rec.id)?;
     if args.detach {
         let outcome = engine::lifecycle::start_detached(&store, &rec.id, args.rm)?;
         if let Some(code) = detached_failure(&outcome) {

@@ -82,6 +82,8 @@ pub struct Job<'a> {
     pub restart: restart::RestartPolicy,
     /// Where its output goes.
     pub log: log_driver::LogSetup,
+    /// `--sdnotify`: what the monitor tells `$NOTIFY_SOCKET`.
+    pub sdnotify: crate::systemd::notify::SdNotifyMode,
     /// Runs in the monitor after the exit is recorded (or the start failed): unmount, `--rm`.
     pub cleanup: Box<dyn FnOnce(&Store) + 'a>,
 }

@@ -12,6 +12,7 @@ use super::pump::{self, ContainerIo, Server};
 use super::{attach, detach, proc, restart, Job, Report};
 use crate::engine::container::start::set_state;
 use crate::store::{ContainerState, Durability, Store, StoreError};
+use crate::systemd::notify::{self, SdNotifyMode};
 
 /// Writes the report line; a CLI that went away is fine.
 pub fn send_report(sync: &OwnedFd, report: &Report) {
@@ -42,6 +43,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         mut launch,
         restart,
         log: log_setup,
+        sdnotify,
         cleanup,
     } = job;
     exit::remove(store, &id);
@@ -87,6 +89,16 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
             return failed(msg, crate::error::EXIT_ENGINE, cleanup);
         }
     };
+    let notify_target = match sdnotify {
+        SdNotifyMode::Ignore => None,
+        _ => notify::socket_from_env(),
+    };
+    if let (SdNotifyMode::Container, Some(target)) = (sdnotify, &notify_target) {
+        match notify::ProxySocket::bind(&notify::proxy_dir(&run_dir), target.clone()) {
+            Ok(p) => server.set_notify(p),
+            Err(e) => tracing::warn!("{e}: the container's notifications are lost"),
+        }
+    }
     let spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
         Ok(s) => s,
         Err(e) => return failed(e.to_string(), e.exit_code(), cleanup),
@@ -95,6 +107,18 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE, cleanup);
+    }
+    if let Some(target) = &notify_target {
+        // Before the report: the CLI (the service's first main process) exits after it, and
+        // systemd must know the monitor as the main process by then.
+        let me = std::process::id();
+        let msg = match sdnotify {
+            SdNotifyMode::Conmon => notify::mainpid_message(me, &["READY=1"]),
+            _ => notify::mainpid_message(me, &[]),
+        };
+        if let Err(e) = notify::send(target, &msg) {
+            tracing::warn!("{e}");
+        }
     }
     send_report(
         &sync,

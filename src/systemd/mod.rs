@@ -1,5 +1,8 @@
 //! systemd integration: quadlet-style unit generation, the user generator and sd_notify.
-//! Arrives with the cgroups/systemd issue.
+//!
+//! [`notify`]: `--sdnotify`.
+
+pub mod notify;
 
 /// The name systemd runs nook under: the packages install
 /// `/usr/lib/systemd/user-generators/nook-user-generator -> /usr/bin/nook`.

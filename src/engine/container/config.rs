@@ -46,6 +46,8 @@ pub struct CreateConfig {
     pub log_driver: crate::monitor::log_driver::LogDriver,
     /// `--log-opt`.
     pub log_opts: crate::monitor::log_driver::LogOpts,
+    /// `--sdnotify`: how a systemd service's `NOTIFY_SOCKET` is used.
+    pub sdnotify: crate::systemd::notify::SdNotifyMode,
 }
 
 /// One mount into the container.

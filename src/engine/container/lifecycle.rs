@@ -131,6 +131,7 @@ pub fn start_detached(
         launch: prepared.launch,
         restart: config.restart_policy,
         log: super::logs::log_setup(store, &rec, &config),
+        sdnotify: config.sdnotify,
         cleanup,
     });
     match report {
