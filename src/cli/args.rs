@@ -197,7 +197,8 @@ pub enum Command {
     /// Run a command in a modified user namespace
     Unshare(super::unshare::UnshareArgs),
     /// Generate structured data (systemd units, ...)
-    Generate(Pending),
+    #[command(subcommand)]
+    Generate(super::generate::GenerateCommand),
     /// Generate shell autocompletions
     Completion(CompletionArgs),
     /// Write nook's man pages (nook.1, nook-COMMAND.1, ...) into a directory (for packaging)

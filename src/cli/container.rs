@@ -282,6 +282,7 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             detach_keys: args.detach_keys.clone(),
             log_opts,
             sdnotify: crate::systemd::notify::SdNotifyMode::parse(&args.sdnotify)?,
+            create_command: std::env::args().collect(),
             ..Default::default()
         },
     })
@@ -298,6 +299,19 @@ fn read_cidfile(path: &std::path::Path) -> std::io::Result<String> {
         ));
     }
     Ok(id)
+}
+
+/// The ids in `--cidfile` files; with `ignore` a missing file is skipped (Podman 4.4+).
+pub(super) fn read_cidfiles(paths: &[PathBuf], ignore: bool) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for path in paths {
+        match read_cidfile(path) {
+            Ok(id) => ids.push(id),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("reading --cidfile {}: {e}", path.display()),
+        }
+    }
+    Ok(ids)
 }
 
 /// Refuses a `--cidfile` that exists (Podman's rule: it may belong to another container).
@@ -351,13 +365,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             .collect()
     } else {
         let mut keys = args.containers.clone();
-        for path in &args.cidfile {
-            match read_cidfile(path) {
-                Ok(id) => keys.push(id),
-                Err(e) if args.ignore && e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => anyhow::bail!("reading --cidfile {}: {e}", path.display()),
-            }
-        }
+        keys.extend(read_cidfiles(&args.cidfile, args.ignore)?);
         if keys.is_empty() && args.cidfile.is_empty() {
             anyhow::bail!("specify one or more containers to remove, or --all");
         }

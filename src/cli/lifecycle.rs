@@ -21,6 +21,9 @@ pub struct StopArgs {
     /// Seconds to wait for the stop signal to work before killing the container
     #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_STOP_TIMEOUT)]
     pub time: u64,
+    /// Read the container ID from this file (repeatable; with -i a missing file is fine)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<std::path::PathBuf>,
     /// Containers to stop
     pub containers: Vec<String>,
 }
@@ -124,7 +127,12 @@ fn each(
 
 pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let keys = targets(&store, args.all, &args.containers)?;
+    let mut named = args.containers.clone();
+    named.extend(super::container::read_cidfiles(&args.cidfile, args.ignore)?);
+    if named.is_empty() && !args.cidfile.is_empty() {
+        return Ok(0);
+    }
+    let keys = targets(&store, args.all, &named)?;
     each(&keys, args.ignore, |key| {
         lifecycle::stop(&store, key, args.time)?;
         Ok(key.to_string())

@@ -9,6 +9,7 @@ mod commit;
 pub mod complete;
 pub mod container;
 pub mod format;
+mod generate;
 mod human;
 mod image;
 mod inspect;
@@ -31,8 +32,8 @@ use args::{Cli, Command, ImageCommand, LogLevel, SystemCommand};
 
 /// Parses argv, runs the command and returns the process exit code.
 pub fn main() -> i32 {
-    if crate::systemd::invoked_as_user_generator() {
-        return crate::systemd::run_user_generator();
+    if let Some(user) = crate::systemd::invoked_as_generator() {
+        return crate::systemd::run_generator(user);
     }
     // Before anything else: a TAB must not join the keeper or print.
     complete::complete_if_requested();
@@ -67,6 +68,7 @@ fn joins_user_namespace(command: Option<&Command>) -> bool {
             Command::Version(_)
                 | Command::Completion(_)
                 | Command::GenerateManPages(_)
+                | Command::Generate(generate::GenerateCommand::Quadlet(_))
                 | Command::Info(_)
                 | Command::System(
                     SystemCommand::Info(_) | SystemCommand::Check(_) | SystemCommand::Migrate(_)
@@ -251,6 +253,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Logout(args) => login::logout(&global, &args),
         Command::Completion(args) => system::completion(&args),
         Command::GenerateManPages(args) => manpages::generate(&args),
+        Command::Generate(cmd) => generate::run(&global, &cmd),
         Command::Unshare(args) => unshare::unshare(&global, &args),
         Command::System(SystemCommand::Migrate(args)) => unshare::migrate(&global, &args),
         Command::System(SystemCommand::Check(args)) => system::system_check(&global, &args),
@@ -293,8 +296,8 @@ mod tests {
             command_name(&cli.command.expect("command")),
             "image history"
         );
-        let cli = Cli::try_parse_from(["nook", "generate", "systemd", "x"]).expect("parses");
-        assert_eq!(command_name(&cli.command.expect("command")), "generate");
+        let cli = Cli::try_parse_from(["nook", "build", "."]).expect("parses");
+        assert_eq!(command_name(&cli.command.expect("command")), "build");
     }
 
     #[test]

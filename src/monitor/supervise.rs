@@ -108,6 +108,11 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE, cleanup);
     }
+    // `generate systemd` units without --new are Type=forking with this PIDFile=.
+    let _ = std::fs::write(
+        run_dir.join(crate::systemd::generate::MONITOR_PID_FILE),
+        std::process::id().to_string(),
+    );
     if let Some(target) = &notify_target {
         // Before the report: the CLI (the service's first main process) exits after it, and
         // systemd must know the monitor as the main process by then.

@@ -48,6 +48,9 @@ pub struct CreateConfig {
     pub log_opts: crate::monitor::log_driver::LogOpts,
     /// `--sdnotify`: how a systemd service's `NOTIFY_SOCKET` is used.
     pub sdnotify: crate::systemd::notify::SdNotifyMode,
+    /// The command line that created the container (`inspect`'s `CreateCommand`; `generate
+    /// systemd --new` runs it again).
+    pub create_command: Vec<String>,
 }
 
 /// One mount into the container.
