@@ -154,7 +154,15 @@ impl ProxySocket {
         std::fs::create_dir_all(dir).map_err(err)?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
         let _ = std::fs::remove_file(&path);
-        let socket = UnixDatagram::bind(&path).map_err(err)?;
+        // Bound through the directory's descriptor: a container's run directory can be longer
+        // than a socket address allows (108 bytes).
+        let dirfd = std::fs::File::open(dir).map_err(err)?;
+        let short = format!(
+            "/proc/self/fd/{}/{PROXY_SOCKET}",
+            std::os::fd::AsRawFd::as_raw_fd(&dirfd)
+        );
+        let socket = UnixDatagram::bind(&short).map_err(err)?;
+        drop(dirfd);
         socket.set_nonblocking(true).map_err(err)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).map_err(err)?;
         Ok(ProxySocket {
@@ -245,8 +253,14 @@ mod tests {
         let n = abs.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"STATUS=x\n");
 
-        let proxy = ProxySocket::bind(&dir.path().join("p"), path.display().to_string()).unwrap();
-        let inside = dir.path().join("p").join("notify.sock");
+        let long = dir.path().join("p".repeat(120));
+        let proxy = ProxySocket::bind(&long, path.display().to_string()).unwrap();
+        let inside = long.join("notify.sock");
+        let inside_fd = std::fs::File::open(&long).unwrap();
+        let inside = format!(
+            "/proc/self/fd/{}/notify.sock",
+            std::os::fd::AsRawFd::as_raw_fd(&inside_fd)
+        );
         UnixDatagram::unbound()
             .unwrap()
             .send_to(b"READY=1\nMAINPID=1", &inside)
@@ -255,6 +269,9 @@ mod tests {
         let n = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"MAINPID=99\nREADY=1\n");
         drop(proxy);
-        assert!(!inside.exists(), "the proxy socket is removed with it");
+        assert!(
+            !long.join("notify.sock").exists(),
+            "the proxy socket is removed with it"
+        );
     }
 }

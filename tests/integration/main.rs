@@ -36,6 +36,7 @@ mod runtime;
 mod security;
 mod store;
 mod system;
+mod systemd;
 mod vm;
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +69,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(lifecycle::tests());
     tests.extend(system::tests());
     tests.extend(fuse_diff::tests());
+    tests.extend(systemd::tests());
     tests.extend(vm::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
