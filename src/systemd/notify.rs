@@ -255,7 +255,6 @@ mod tests {
 
         let long = dir.path().join("p".repeat(120));
         let proxy = ProxySocket::bind(&long, path.display().to_string()).unwrap();
-        let inside = long.join("notify.sock");
         let inside_fd = std::fs::File::open(&long).unwrap();
         let inside = format!(
             "/proc/self/fd/{}/notify.sock",
