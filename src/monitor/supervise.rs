@@ -171,7 +171,9 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
     finish(store, &id, code, reason);
     cleanup(store);
-    0
+    // The container's code: under systemd the monitor is the service's main process, and
+    // `Restart=on-failure` judges by it.
+    code.clamp(0, 255)
 }
 
 /// The container's descriptors as the I/O loop takes them (stdin only with `-i`).
