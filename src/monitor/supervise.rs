@@ -167,13 +167,20 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
             break (code, Some(format!("recording restart {restarts}: {e}")));
         }
     };
+    // Stopped on purpose (`stop`, `rm -f`: restarts forbidden) or ended by itself?
+    let stopped = restart::forbidden(store, &id);
     drop(server);
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
     finish(store, &id, code, reason);
     cleanup(store);
-    // The container's code: under systemd the monitor is the service's main process, and
-    // `Restart=on-failure` judges by it.
-    code.clamp(0, 255)
+    // Under systemd the monitor is the service's main process: a container that ended by
+    // itself passes its code on (`Restart=on-failure` judges by it), a stopped one is a
+    // clean stop of the service.
+    if stopped {
+        0
+    } else {
+        code.clamp(0, 255)
+    }
 }
 
 /// The container's descriptors as the I/O loop takes them (stdin only with `-i`).

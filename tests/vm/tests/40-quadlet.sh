@@ -38,6 +38,7 @@ check_out quadlet-container-runs 'Up' as_user nook ps --filter name=systemd-qtes
 mainpid=$(as_user systemctl --user show -P MainPID qtest.service)
 check_out quadlet-mainpid-is-the-monitor '^nook-monitor$' cat "/proc/$mainpid/comm"
 sleep 2
+journalctl --no-pager -o verbose -g hello-from-quadlet | head -60 | sed 's/^/    debug| /'
 check_out quadlet-logs-in-journal 'hello-from-quadlet' journalctl --no-pager --user-unit qtest.service
 check_out quadlet-syslog-identifier 'qtest' journalctl --no-pager --user-unit qtest.service -o verbose --output-fields=SYSLOG_IDENTIFIER
 first=$(cid)
@@ -58,6 +59,6 @@ check quadlet-restarted-per-restart-policy restarted
 check_out quadlet-restart-counted '^[1-9]' as_user systemctl --user show -P NRestarts qtest.service
 check quadlet-stop as_user systemctl --user stop qtest.service
 check_out quadlet-stop-removes-container '^$' cid
-check_out quadlet-inactive-after-stop '^inactive$' sh -c "runuser -u $NOOK_VM_USER -- env XDG_RUNTIME_DIR=/run/user/$NOOK_VM_UID systemctl --user is-active qtest.service; true"
+check_out quadlet-inactive-after-stop "^inactive\$" sh -c "runuser -u $NOOK_VM_USER -- env XDG_RUNTIME_DIR=/run/user/$NOOK_VM_UID systemctl --user is-active qtest.service; true"
 check_fails quadlet-no-ready-no-active as_user systemctl --user start qsilent.service
 check_out quadlet-silent-container-removed '^$' as_user nook ps -q --filter name=systemd-qsilent
