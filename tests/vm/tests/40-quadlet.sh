@@ -37,13 +37,12 @@ check_out quadlet-active-after-ready '^active$' as_user systemctl --user is-acti
 check_out quadlet-container-runs 'Up' as_user nook ps --filter name=systemd-qtest
 mainpid=$(as_user systemctl --user show -P MainPID qtest.service)
 check_out quadlet-mainpid-is-the-monitor '^nook-monitor$' cat "/proc/$mainpid/comm"
-sleep 2
 # As root, by field: `journalctl --user-unit` would match root's own uid, and the user cannot
 # read this guest's volatile (system-only) journal with `journalctl --user -u`.
 journal() { journalctl --no-pager _SYSTEMD_USER_UNIT=qtest.service _UID="$NOOK_VM_UID" "$@"; }
 sleep 2
 check_out quadlet-logs-in-journal 'hello-from-quadlet' journal
-check_out quadlet-syslog-identifier '^SYSLOG_IDENTIFIER=qtest$' journal -o verbose -g hello-from-quadlet
+check_out quadlet-syslog-identifier '^SYSLOG_IDENTIFIER=qtest$' journal -o export -g hello-from-quadlet
 first=$(cid)
 check quadlet-kill-container as_user nook kill systemd-qtest
 restarted() {
