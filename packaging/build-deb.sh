@@ -12,7 +12,7 @@
 # Installs: /usr/bin/nook; completions for bash, zsh and fish (from completions/); the man
 # pages (from packaging/man/, gzipped); /etc/nook/nook.conf (a conffile, from
 # packaging/nook.conf); the systemd user generator link
-# /usr/lib/systemd/user-generators/nook-user-generator -> /usr/bin/nook; the copyright file.
+# /usr/lib/systemd/{user,system}-generators/nook-{user,system}-generator -> /usr/bin/nook; the copyright file.
 # Keep packaging/nook.spec's %files in step (the packaging test compares them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,6 +69,8 @@ for page in "$here"/man/*.1; do
 done
 install -d -m 0755 "$tree/usr/lib/systemd/user-generators"
 ln -s /usr/bin/nook "$tree/usr/lib/systemd/user-generators/nook-user-generator"
+install -d -m 0755 "$tree/usr/lib/systemd/system-generators"
+ln -s /usr/bin/nook "$tree/usr/lib/systemd/system-generators/nook-system-generator"
 install -d -m 0755 "$tree/usr/share/doc/nook"
 cat >"$tree/usr/share/doc/nook/copyright" <<'COPYRIGHT'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

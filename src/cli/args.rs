@@ -1,7 +1,4 @@
 //! The clap definition of nook's command tree: Podman's commands and names, so habits carry over.
-//!
-//! Commands whose issue has not landed take their arguments verbatim ([`Pending`]) and exit 125
-//! saying they are not implemented yet; they grow real flags when they are built.
 
 use std::path::PathBuf;
 
@@ -72,18 +69,6 @@ impl From<crate::store::LogLevel> for LogLevel {
             Conf::Error => LogLevel::Error,
         }
     }
-}
-
-/// The arguments of a command that is not implemented yet, taken verbatim.
-#[derive(Debug, Args, Clone)]
-pub struct Pending {
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        num_args = 0..,
-        hide = true
-    )]
-    pub args: Vec<String>,
 }
 
 /// `--format` and friends shared by listings.
@@ -197,7 +182,8 @@ pub enum Command {
     /// Run a command in a modified user namespace
     Unshare(super::unshare::UnshareArgs),
     /// Generate structured data (systemd units, ...)
-    Generate(Pending),
+    #[command(subcommand)]
+    Generate(super::generate::GenerateCommand),
     /// Generate shell autocompletions
     Completion(CompletionArgs),
     /// Write nook's man pages (nook.1, nook-COMMAND.1, ...) into a directory (for packaging)

@@ -144,6 +144,10 @@ pub struct CreateArgs {
     pub tls_verify: Option<bool>,
     #[command(flatten)]
     pub limits: super::limits::LimitArgs,
+    /// How to use systemd's NOTIFY_SOCKET: container (proxied into the container), conmon (the
+    /// monitor sends READY once the container runs) or ignore
+    #[arg(long, value_name = "MODE", default_value = "container", value_parser = ["container", "conmon", "ignore"])]
+    pub sdnotify: String,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -199,9 +203,10 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container
     #[arg(short, long)]
     pub volumes: bool,
-    /// Read the container ID from the file (repeatable)
-    #[arg(long = "cidfile", value_name = "FILE")]
-    pub cidfiles: Vec<String>,
+    /// Read the container ID from this file and remove that container (repeatable; with
+    /// -i a missing file is fine)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<PathBuf>,
     /// Remove the container and the containers that depend on it (nook has no dependencies
     /// between containers: only the container itself)
     #[arg(long)]
@@ -315,6 +320,8 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
             resources,
             cgroups,
             oom_score_adj,
+            sdnotify: crate::systemd::notify::SdNotifyMode::parse(&args.sdnotify)?,
+            create_command: std::env::args().collect(),
             ..Default::default()
         },
     })
@@ -326,17 +333,68 @@ fn with_manager(mut req: CreateRequest, global: &GlobalOptions) -> CreateRequest
     req
 }
 
+/// The container id in a `--cidfile` (its first line).
+fn read_cidfile(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    let id = text.lines().next().unwrap_or_default().trim().to_string();
+    if id.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is empty",
+        ));
+    }
+    Ok(id)
+}
+
+/// The ids in `--cidfile` files; with `ignore` a missing file is skipped (Podman 4.4+).
+pub(super) fn read_cidfiles(paths: &[PathBuf], ignore: bool) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for path in paths {
+        match read_cidfile(path) {
+            Ok(id) => ids.push(id),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("reading --cidfile {}: {e}", path.display()),
+        }
+    }
+    Ok(ids)
+}
+
+/// Refuses a `--cidfile` that exists (Podman's rule: it may belong to another container).
+fn check_cidfile(path: Option<&PathBuf>) -> anyhow::Result<()> {
+    match path {
+        Some(p) if p.symlink_metadata().is_ok() => anyhow::bail!(
+            "container id file exists. Ensure another container is not using it or delete {}",
+            p.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the new container's id to `--cidfile`, without a newline as Podman does.
+fn write_cidfile(path: Option<&PathBuf>, id: &str) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, id)
+            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Drops `NOTIFY_SOCKET` for `--sdnotify=ignore` (nothing nook starts may use it).
+fn apply_sdnotify(args: &CreateArgs) {
+    if args.sdnotify == "ignore" {
+        std::env::remove_var(crate::systemd::notify::NOTIFY_SOCKET);
+    }
+}
+
 pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> {
+    check_cidfile(args.cidfile.as_ref())?;
     let store = Store::open(&super::store_options(global))?;
     let rec = engine::create(
         &store,
         &with_manager(create_request(args)?, global),
         super::image::progress_for(false).as_ref(),
     )?;
-    if let Some(path) = &args.cidfile {
-        std::fs::write(path, &rec.id)
-            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
-    }
+    write_cidfile(args.cidfile.as_ref(), &rec.id)?;
     println!("{}", rec.id);
     Ok(0)
 }
@@ -350,14 +408,12 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             .into_iter()
             .map(|c| c.id)
             .collect()
-    } else if args.containers.is_empty() && args.cidfiles.is_empty() {
-        anyhow::bail!("specify one or more containers to remove, or --all");
     } else {
         let mut keys = args.containers.clone();
-        keys.extend(super::lifecycle::read_cidfiles(
-            &args.cidfiles,
-            args.ignore,
-        )?);
+        keys.extend(read_cidfiles(&args.cidfile, args.ignore)?);
+        if keys.is_empty() && args.cidfile.is_empty() {
+            anyhow::bail!("specify one or more containers to remove, or --all");
+        }
         keys
     };
     let mut failed = None;
@@ -412,14 +468,13 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
             "the --rm option conflicts with --restart, the restart policy must be \"no\""
         );
     }
+    check_cidfile(args.create.cidfile.as_ref())?;
+    apply_sdnotify(&args.create);
     let store = Store::open(&super::store_options(global))?;
     let progress = super::image::progress_for(args.quiet);
     let req = with_manager(create_request(&args.create)?, global);
     let rec = engine::create(&store, &req, progress.as_ref())?;
-    if let Some(path) = &args.create.cidfile {
-        std::fs::write(path, &rec.id)
-            .map_err(|e| anyhow::anyhow!("writing --cidfile {}: {e}", path.display()))?;
-    }
+    write_cidfile(args.create.cidfile.as_ref(), &rec.id)?;
     if args.detach {
         let outcome = engine::lifecycle::start_detached(&store, &rec.id, args.rm)?;
         if let Some(code) = detached_failure(&outcome) {

@@ -21,9 +21,9 @@ pub struct StopArgs {
     /// Seconds to wait for the stop signal to work before killing the container
     #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_STOP_TIMEOUT)]
     pub time: u64,
-    /// Read the container ID from the file (repeatable)
-    #[arg(long = "cidfile", value_name = "FILE")]
-    pub cidfiles: Vec<String>,
+    /// Read the container ID from this file (repeatable; with -i a missing file is fine)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Vec<std::path::PathBuf>,
     /// Containers to stop
     pub containers: Vec<String>,
 }
@@ -88,19 +88,6 @@ pub struct LogsArgs {
     pub containers: Vec<String>,
 }
 
-/// The container ids written in `files` (`--cidfile`); with `ignore`, missing files are skipped.
-pub(super) fn read_cidfiles(files: &[String], ignore: bool) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(f) {
-            Ok(text) => ids.push(text.trim().to_string()),
-            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => anyhow::bail!("reading CIDFile {f}: {e}"),
-        }
-    }
-    Ok(ids)
-}
-
 fn not_found(e: &ContainerError) -> bool {
     matches!(e, ContainerError::Store(StoreError::NotFound { .. }))
 }
@@ -151,7 +138,10 @@ fn each(
 pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
     let mut named = args.containers.clone();
-    named.extend(read_cidfiles(&args.cidfiles, args.ignore)?);
+    named.extend(super::container::read_cidfiles(&args.cidfile, args.ignore)?);
+    if named.is_empty() && !args.cidfile.is_empty() {
+        return Ok(0);
+    }
     let keys = targets(&store, args.all, &named)?;
     each(&keys, args.ignore, |key| {
         lifecycle::stop(&store, key, args.time)?;

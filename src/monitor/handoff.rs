@@ -108,6 +108,13 @@ pub(super) fn exec(
             fds.push(fd.as_raw_fd());
         }
     }
+    if let Some(proxy) = server.notify() {
+        let (path, target) = proxy.parts();
+        kv("notify", proxy.fd().as_raw_fd().to_string());
+        fds.push(proxy.fd().as_raw_fd());
+        kv("notify_target", target.to_string());
+        kv("notify_path", path.display().to_string());
+    }
     let (listener, clients) = server.parts();
     kv("listener", listener.as_raw_fd().to_string());
     fds.push(listener.as_raw_fd());
@@ -162,6 +169,9 @@ struct Args {
     helper_exit: Option<OwnedFd>,
     cgroup: Option<PathBuf>,
     oom_watch: Option<i32>,
+    notify: Option<OwnedFd>,
+    notify_target: String,
+    notify_path: PathBuf,
     log: String,
     job: String,
 }
@@ -186,6 +196,9 @@ fn parse(args: Vec<OsString>) -> Option<Args> {
         helper_exit: None,
         cgroup: None,
         oom_watch: None,
+        notify: None,
+        notify_target: String::new(),
+        notify_path: PathBuf::new(),
         log: String::new(),
         job: String::new(),
     };
@@ -215,6 +228,9 @@ fn parse(args: Vec<OsString>) -> Option<Args> {
             b"helper_exit" => a.helper_exit = Some(fd()?),
             b"cgroup" => a.cgroup = Some(PathBuf::from(value)),
             b"oom_watch" => a.oom_watch = Some(value.parse().ok()?),
+            b"notify" => a.notify = Some(fd()?),
+            b"notify_target" => a.notify_target = value.to_string(),
+            b"notify_path" => a.notify_path = PathBuf::from(value),
             b"log" => a.log = value.to_string(),
             b"job" => a.job = value.to_string(),
             _ => {}
@@ -248,6 +264,7 @@ fn serve(a: Args) -> i32 {
         .flatten()
         .chain(a.clients.iter())
         .chain(a.helper_exit.iter())
+        .chain(a.notify.iter())
         .chain(Some(&listener))
     {
         use std::os::fd::AsFd;
@@ -267,6 +284,13 @@ fn serve(a: Args) -> i32 {
         cgroup: a.cgroup.clone(),
     };
     let mut server = Server::resume(listener, a.clients);
+    if let Some(fd) = a.notify {
+        server.set_notify(crate::systemd::notify::ProxySocket::adopt(
+            fd,
+            a.notify_path,
+            a.notify_target,
+        ));
+    }
     // Keep the container's output flowing even when the log cannot be reopened: into nothing.
     let mut log = serde_json::from_str::<LogSetup>(&a.log)
         .ok()

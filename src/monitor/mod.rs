@@ -86,6 +86,8 @@ pub struct Job<'a> {
     pub log: log_driver::LogSetup,
     /// Remove the container after its last exit (`--rm`); it is unmounted in any case.
     pub remove: bool,
+    /// `--sdnotify`: what the monitor tells `$NOTIFY_SOCKET`.
+    pub sdnotify: crate::systemd::notify::SdNotifyMode,
 }
 
 /// The monitor's report on the sync pipe.

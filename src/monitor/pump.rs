@@ -33,6 +33,8 @@ pub struct ContainerIo {
 pub struct Server {
     listener: OwnedFd,
     clients: Vec<OwnedFd>,
+    /// `--sdnotify=container`: the proxy socket whose messages go on to systemd.
+    notify: Option<crate::systemd::notify::ProxySocket>,
 }
 
 impl Server {
@@ -41,6 +43,7 @@ impl Server {
         Server {
             listener,
             clients: Vec::new(),
+            notify: None,
         }
     }
 
@@ -55,6 +58,16 @@ impl Server {
         let mut server = Server::new(listener);
         server.clients = clients;
         server
+    }
+
+    /// The notify proxy (handed to the re-executed monitor).
+    pub(super) fn notify(&self) -> Option<&crate::systemd::notify::ProxySocket> {
+        self.notify.as_ref()
+    }
+
+    /// Relays what the container sends to `proxy` from now on.
+    pub fn set_notify(&mut self, proxy: crate::systemd::notify::ProxySocket) {
+        self.notify = Some(proxy);
     }
 
     fn accept(&mut self) {
@@ -223,6 +236,7 @@ enum Slot {
     Source(usize),
     Pidfd,
     Listener,
+    Notify,
     Client(usize),
 }
 
@@ -251,6 +265,10 @@ pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogSi
         }
         slots.push(Slot::Listener);
         fds.push(PollFd::new(server.listener.as_fd(), PollFlags::POLLIN));
+        if let Some(n) = &server.notify {
+            slots.push(Slot::Notify);
+            fds.push(PollFd::new(n.fd(), PollFlags::POLLIN));
+        }
         for (i, c) in server.clients.iter().enumerate() {
             slots.push(Slot::Client(i));
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
@@ -293,6 +311,11 @@ pub fn run(child: Pid, mut io: ContainerIo, server: &mut Server, log: &mut LogSi
                 }
                 Slot::Pidfd => exited = true,
                 Slot::Listener => server.accept(),
+                Slot::Notify => {
+                    if let Some(n) = &server.notify {
+                        n.relay(std::process::id());
+                    }
+                }
                 Slot::Client(i) => {
                     if let Some(c) = server.clients.get(i) {
                         if !client_input(c.as_fd(), &mut io, &mut buf) {

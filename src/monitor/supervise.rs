@@ -16,6 +16,7 @@ use super::{attach, detach, proc, restart, Job, Report};
 use crate::engine::container::start::set_state;
 use crate::runtime::{LaunchOptions, Spawned};
 use crate::store::{ContainerState, Durability, Store, StoreError};
+use crate::systemd::notify::{self, SdNotifyMode};
 
 /// Writes the report line; a CLI that went away is fine.
 pub fn send_report(sync: &OwnedFd, report: &Report) {
@@ -66,6 +67,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         restart,
         log: log_setup,
         remove,
+        sdnotify,
     } = job;
     exit::remove(store, &id);
     restart::allow(store, &id);
@@ -102,7 +104,7 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         }
     };
     let run_dir = store.paths().container_run_dir(&id);
-    let server = match attach::listen_in(&run_dir) {
+    let mut server = match attach::listen_in(&run_dir) {
         Ok(l) => Server::new(l),
         Err(e) => {
             let msg = format!(
@@ -113,6 +115,16 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
             return failed(msg, crate::error::EXIT_ENGINE);
         }
     };
+    let notify_target = match sdnotify {
+        SdNotifyMode::Ignore => None,
+        _ => notify::socket_from_env(),
+    };
+    if let (SdNotifyMode::Container, Some(target)) = (sdnotify, &notify_target) {
+        match notify::ProxySocket::bind(&notify::proxy_dir(&run_dir), target.clone()) {
+            Ok(p) => server.set_notify(p),
+            Err(e) => tracing::warn!("{e}: the container's notifications are lost"),
+        }
+    }
     let spawned = match crate::runtime::spawn(&spec, &bundle, &launch) {
         Ok(s) => s,
         Err(e) => return failed(e.to_string(), e.exit_code()),
@@ -121,6 +133,23 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
         crate::runtime::spawn::abandon(spawned.pid);
         let msg = format!("recording the running container {id}: {e}");
         return failed(msg, crate::error::EXIT_ENGINE);
+    }
+    // `generate systemd` units without --new are Type=forking with this PIDFile=.
+    let _ = std::fs::write(
+        run_dir.join(crate::systemd::generate::MONITOR_PID_FILE),
+        std::process::id().to_string(),
+    );
+    if let Some(target) = &notify_target {
+        // Before the report: the CLI (the service's first main process) exits after it, and
+        // systemd must know the monitor as the main process by then.
+        let me = std::process::id();
+        let msg = match sdnotify {
+            SdNotifyMode::Conmon => notify::mainpid_message(me, &["READY=1"]),
+            _ => notify::mainpid_message(me, &[]),
+        };
+        if let Err(e) = notify::send(target, &msg) {
+            tracing::warn!("{e}");
+        }
     }
     send_report(
         &sync,
@@ -214,12 +243,21 @@ pub(super) fn steady(
         }
         phase = Phase::Running(spawned);
     };
+    // Stopped on purpose (`stop`, `rm -f`: restarts forbidden) or ended by itself?
+    let stopped = restart::forbidden(store, id);
     drop(server);
     let run_dir = store.paths().container_run_dir(id);
     let _ = std::fs::remove_file(run_dir.join(attach::SOCKET_NAME));
     record_exit(store, id, code, true, reason, oom);
     crate::engine::container::lifecycle::release(store, id, ctx.remove);
-    0
+    // Under systemd the monitor is the service's main process: a container that ended by
+    // itself passes its code on (`Restart=on-failure` judges by it), a stopped one is a
+    // clean stop of the service.
+    if stopped {
+        0
+    } else {
+        code.clamp(0, 255)
+    }
 }
 
 /// The container's descriptors as the I/O loop takes them (stdin only with `-i`).

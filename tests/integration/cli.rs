@@ -50,15 +50,11 @@ const COMMANDS: &[&str] = &[
     "completion",
 ];
 
-/// Commands whose issue has not landed: each must exit 125 saying so, never succeed silently.
-const PENDING: &[&[&str]] = &[&["generate", "systemd", "x"]];
-
 pub fn tests() -> Vec<Trial> {
     vec![
         support::test("cli::help_lists_the_whole_command_tree", help_lists_tree),
         support::test("cli::unknown_command_exits_125", unknown_command),
         support::test("cli::unknown_flag_exits_125_naming_it", unknown_flag),
-        support::test("cli::pending_commands_exit_125_saying_so", pending_commands),
         support::test("cli::info_is_rootless_as_the_user", info_rootless_as_user),
         support::root_only("cli::info_sees_the_users_subuid_range", info_subuids),
         support::root_only("cli::info_as_root_is_not_rootless", info_as_root),
@@ -135,23 +131,6 @@ fn unknown_flag(rig: &support::Rig) {
     assert_eq!(out.code(), 125);
     assert!(out.stderr().starts_with("Error: "), "{}", out.stderr());
     assert!(out.stderr().contains("'--frobnicate'"), "{}", out.stderr());
-}
-
-fn pending_commands(rig: &support::Rig) {
-    for argv in PENDING {
-        let out = rig.user().nook(argv);
-        let name = if matches!(argv[0], "image" | "system") {
-            format!("{} {}", argv[0], argv[1])
-        } else {
-            argv[0].to_string()
-        };
-        assert_eq!(out.code(), 125, "nook {argv:?}: {}", out.stderr());
-        assert_eq!(
-            out.stderr().trim_end(),
-            format!("Error: {name} is not implemented yet"),
-            "nook {argv:?}"
-        );
-    }
 }
 
 fn info_rootless_as_user(rig: &support::Rig) {

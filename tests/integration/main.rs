@@ -40,6 +40,7 @@ mod runtime;
 mod security;
 mod store;
 mod system;
+mod systemd;
 mod vm;
 
 fn main() -> std::process::ExitCode {
@@ -77,6 +78,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
     tests.extend(fuse::tests());
+    tests.extend(systemd::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

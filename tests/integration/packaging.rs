@@ -84,6 +84,7 @@ fn expected_files() -> BTreeSet<String> {
         "/etc/nook/nook.conf",
         "/usr/share/doc/nook/copyright",
         "/usr/lib/systemd/user-generators/nook-user-generator -> /usr/bin/nook",
+        "/usr/lib/systemd/system-generators/nook-system-generator -> /usr/bin/nook",
     ]
     .iter()
     .map(|s| s.to_string())

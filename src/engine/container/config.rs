@@ -64,6 +64,11 @@ pub struct CreateConfig {
     pub cgroup_manager: Option<crate::cgroups::ManagerKind>,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--sdnotify`: how a systemd service's `NOTIFY_SOCKET` is used.
+    pub sdnotify: crate::systemd::notify::SdNotifyMode,
+    /// The command line that created the container (`inspect`'s `CreateCommand`; `generate
+    /// systemd --new` runs it again).
+    pub create_command: Vec<String>,
 }
 
 /// One mount into the container.

@@ -124,6 +124,7 @@ pub fn start_detached(
         restart: config.restart_policy,
         log: super::logs::log_setup(store, &rec, &config),
         remove: removing,
+        sdnotify: config.sdnotify,
     });
     match report {
         Ok(Report::Started { pid, .. }) => Ok(Detached::Started { pid }),

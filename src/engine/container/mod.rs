@@ -338,6 +338,10 @@ pub fn remove_with(
             if let Some(owner) = rec.monitor {
                 crate::monitor::proc::wait_gone(&owner, Some(std::time::Duration::from_secs(10)));
             }
+            // A `--rm` container's monitor removed it meanwhile: that is what was asked.
+            if let Err(StoreError::NotFound { .. }) = store.containers().get(&rec.id) {
+                return Ok(rec);
+            }
         }
     }
     cgroup::remove_leftover(&rec);

@@ -167,6 +167,40 @@ fn spec_options(
     })
 }
 
+/// `--sdnotify=container` under a systemd service (`NOTIFY_SOCKET` set): the proxy socket's
+/// directory (the monitor binds the socket in it) bind-mounted at `/run/notify`, and
+/// `NOTIFY_SOCKET` pointing there.
+fn proxy_notify_socket(
+    store: &Store,
+    rec: &ContainerRecord,
+    config: &CreateConfig,
+    opts: &mut SpecOptions,
+) {
+    use crate::systemd::notify;
+    if config.sdnotify != notify::SdNotifyMode::Container || notify::socket_from_env().is_none() {
+        return;
+    }
+    let dir = notify::proxy_dir(&store.paths().container_run_dir(&rec.id));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!(
+            "creating {}: {e}: the container cannot notify systemd",
+            dir.display()
+        );
+        return;
+    }
+    opts.mounts.push(runtime::MountSpec::Bind {
+        source: dir,
+        destination: notify::CONTAINER_DIR.into(),
+        readonly: false,
+    });
+    opts.env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+    opts.env.push(format!(
+        "{}={}",
+        notify::NOTIFY_SOCKET,
+        notify::CONTAINER_SOCKET
+    ));
+}
+
 /// The nested uid and gid maps of `--userns=keep-id` (rootless only).
 fn keep_id_maps() -> Result<
     (
@@ -293,7 +327,8 @@ pub fn prepare(
     let user = etc_files::resolve_user(&user_spec, &passwd, &group, &config.group_add)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
     super::network::preflight(store, rec, config)?;
-    let opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
+    let mut opts = spec_options(store, rec, config, merged, &user, &extra_etc)?;
+    proxy_notify_socket(store, rec, config, &mut opts);
     let placement = super::cgroup::placement(store, &rec.id, config)?;
     let mut spec = runtime::build_spec(&opts).map_err(|e| ContainerError::Other(e.to_string()))?;
     super::cgroup::decorate(&mut spec, config, placement.as_ref());
