@@ -1,6 +1,7 @@
 //! `--network` / `--net` values as Podman spells them: `pasta[:OPTS]`, `slirp4netns[:OPTS]`,
 //! `none`, `host`, `container:NAME|ID`, `ns:PATH`, and the default (pasta when its binary
-//! exists, else slirp4netns). A mode is stored in `create.json` as the text the user would
+//! exists and the host has a routable interface, else slirp4netns, else — on a host without
+//! any network — a private namespace with loopback only, said on stderr). A mode is stored in `create.json` as the text the user would
 //! type, so old records (`"none"`, `"host"`) still load.
 
 use std::fmt;
@@ -108,10 +109,22 @@ impl Mode {
     pub fn resolve(self) -> Result<Mode, NetworkError> {
         match self {
             Mode::Default => {
-                if helpers::find(Helper::Pasta).is_some() {
+                let pasta = helpers::find(Helper::Pasta).is_some();
+                let slirp = helpers::find(Helper::Slirp4netns).is_some();
+                // pasta refuses a host without a routable interface (an offline laptop, a
+                // guest without a NIC); slirp4netns does not need one.
+                let routable = host_is_routable();
+                if pasta && routable {
                     Ok(Mode::Pasta(Vec::new()))
-                } else if helpers::find(Helper::Slirp4netns).is_some() {
+                } else if slirp {
                     Ok(Mode::Slirp(SlirpOptions::default()))
+                } else if pasta {
+                    eprintln!(
+                        "WARN: the host has no routable network interface (no default route), \
+                         which pasta needs: the container gets loopback only. Connect a network, \
+                         or install slirp4netns, to give it one; --network none says this explicitly"
+                    );
+                    Ok(Mode::None)
                 } else {
                     Err(NetworkError::NoHelper)
                 }
@@ -295,5 +308,47 @@ mod tests {
             serde_json::to_string(&Mode::Pasta(vec![])).expect("ser"),
             "\"pasta\""
         );
+    }
+}
+
+/// Whether this network namespace has a default route (IPv4 or IPv6): what pasta needs to pick
+/// the interface it copies into the container.
+pub fn host_is_routable() -> bool {
+    let v4 = std::fs::read_to_string("/proc/net/route").is_ok_and(|t| has_default_v4(&t));
+    v4 || std::fs::read_to_string("/proc/net/ipv6_route").is_ok_and(|t| has_default_v6(&t))
+}
+
+fn has_default_v4(route: &str) -> bool {
+    route.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 7 && f[1] == "00000000" && f[7] == "00000000"
+    })
+}
+
+fn has_default_v6(route: &str) -> bool {
+    route.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 9 && f[0].bytes().all(|b| b == b'0') && f[1] == "00" && f[9] != "lo"
+    })
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn default_routes_are_found_and_loopback_is_not_one() {
+        let v4 = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n\
+                  eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+        assert!(has_default_v4(v4));
+        let only_lan = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n\
+                        eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        assert!(!has_default_v4(only_lan));
+        let v6_lo = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
+                     00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 lo\n";
+        assert!(!has_default_v6(v6_lo));
+        let v6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
+                  fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0\n";
+        assert!(has_default_v6(v6));
     }
 }
