@@ -270,7 +270,7 @@ pub fn seeds(
         started.elapsed(),
         tally.0
     ));
-    for q in allow::FUSE_OVERLAYFS_QUIRKS
+    for q in allow::quirks(cmd.subject)
         .iter()
         .filter(|q| tally.0.contains_key(q.id))
     {
