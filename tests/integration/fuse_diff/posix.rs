@@ -641,12 +641,12 @@ const CHECKS: &[(&str, Check)] = &[
         let mut s = String::new();
         io(
             // A lower file no other check touches (usr/lib moves where lower-dir rename works).
-            io(File::open(m.join("home/user/notes")), "open")?
+            io(File::open(m.join("home/user/.profile")), "open")?
                 .read_to_string(&mut s)
                 .or(Ok(0)),
             "read",
         )?;
-        let upper = m.parent().map(|p| p.join("upper/home/user/notes"));
+        let upper = m.parent().map(|p| p.join("upper/home/user/.profile"));
         want(upper.is_some_and(|u| !u.exists()), || {
             "a read-only open copied the file up".into()
         })
