@@ -420,7 +420,8 @@ impl LayerProbe for OverlayFs {
 
 /// The node key of a multiply-linked non-directory (its names share one node).
 pub fn link_key(st: &FileStat) -> Option<super::nodes::Key> {
-    (kind_of(st.st_mode) != FileType::Directory && st.st_nlink > 1).then_some((st.st_dev, st.st_ino))
+    (kind_of(st.st_mode) != FileType::Directory && st.st_nlink > 1)
+        .then_some((st.st_dev, st.st_ino))
 }
 
 /// A character device 0:0.

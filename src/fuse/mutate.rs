@@ -334,7 +334,11 @@ impl OverlayFs {
             // A lower directory moves by copy, as `mv` does where the kernel says EXDEV: the
             // copy holds only visible entries (no whiteouts, no opaque marks) and is opaque
             // only where it replaces a lower entry.
-            clean_moved_tree(self.upper(), &self.layers.first().ok_or(Errno::EIO)?.root, &new_rel)?;
+            clean_moved_tree(
+                self.upper(),
+                &self.layers.first().ok_or(Errno::EIO)?.root,
+                &new_rel,
+            )?;
             if dst_lower {
                 self.set_opaque(&new_rel)?;
             }
@@ -525,7 +529,11 @@ fn open_flags(flags: OFlag) -> OFlag {
 
 /// Drops whiteouts and opaque marks from the upper tree `rel` (a directory copied up whole
 /// and moved where no lower entry lies below it).
-fn clean_moved_tree(upper: std::os::fd::BorrowedFd<'_>, root: &std::path::Path, rel: &[u8]) -> R<()> {
+fn clean_moved_tree(
+    upper: std::os::fd::BorrowedFd<'_>,
+    root: &std::path::Path,
+    rel: &[u8],
+) -> R<()> {
     let mut abs = root.as_os_str().as_encoded_bytes().to_vec();
     abs.push(b'/');
     abs.extend_from_slice(rel);

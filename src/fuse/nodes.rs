@@ -249,7 +249,16 @@ impl Nodes {
         } else {
             n.aliases.retain(|(p, a)| !(*p == parent && **a == *name));
         }
-        n.parent == 0
+        if n.parent != 0 {
+            return false;
+        }
+        // Nameless: its backing inode may be freed and reused by a new file.
+        if let Some(k) = n.key.take() {
+            if self.by_key.get(&k) == Some(&ino) {
+                self.by_key.remove(&k);
+            }
+        }
+        true
     }
 
     /// Renames name (parent, name) of node `ino` to (new_parent, new_name).
@@ -356,8 +365,7 @@ impl Nodes {
                 }
             }
             for (name, k) in n.children {
-                if self.unname(k, ino, &name) && self.map.get(&k).is_some_and(|c| c.nlookup == 0)
-                {
+                if self.unname(k, ino, &name) && self.map.get(&k).is_some_and(|c| c.nlookup == 0) {
                     self.remove_subtree(k);
                 }
             }
@@ -422,7 +430,11 @@ mod tests {
         let b = t.upsert(ROOT, b"b", vec![1], false, 1, k);
         assert_eq!(a, b, "same backing file, same node");
         t.detach(ROOT, b"a");
-        assert_eq!(t.path(a).as_deref(), Some(&b"b"[..]), "the alias takes over");
+        assert_eq!(
+            t.path(a).as_deref(),
+            Some(&b"b"[..]),
+            "the alias takes over"
+        );
         t.detach(ROOT, b"b");
         assert_eq!(t.path(a), None);
         t.forget(a, 2);
@@ -430,7 +442,10 @@ mod tests {
         let x = t.upsert(ROOT, b"x", vec![0], false, 1, None);
         let y = t.upsert(ROOT, b"y", vec![0], false, 1, None);
         t.exchange(ROOT, b"x", ROOT, b"y");
-        assert_eq!((t.child(ROOT, b"x"), t.child(ROOT, b"y")), (Some(y), Some(x)));
+        assert_eq!(
+            (t.child(ROOT, b"x"), t.child(ROOT, b"y")),
+            (Some(y), Some(x))
+        );
         assert_eq!(t.path(x).as_deref(), Some(&b"y"[..]));
     }
 }
