@@ -341,6 +341,60 @@ fn find_links(
     }
 }
 
+/// Drops whiteouts and opaque marks from the upper tree `rel` (a directory copied up whole
+/// and moved where no lower entry lies below it).
+pub(super) fn clean_moved_tree(
+    upper: std::os::fd::BorrowedFd<'_>,
+    root: &std::path::Path,
+    rel: &[u8],
+) -> R<()> {
+    let mut abs = root.as_os_str().as_encoded_bytes().to_vec();
+    abs.push(b'/');
+    abs.extend_from_slice(rel);
+    let cabs = std::ffi::CString::new(abs).map_err(|_| Errno::EINVAL)?;
+    match super::sys::lremovexattr(&cabs, super::fs::OPAQUE_XATTR) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    let dir = nix::dir::Dir::openat(
+        upper,
+        at(rel),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(nix_err)?;
+    let mut subdirs = Vec::new();
+    let mut whiteouts = Vec::new();
+    for e in dir {
+        let e = e.map_err(nix_err)?;
+        let n = e.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        let child = super::layers::join(rel, n);
+        match e.file_type() {
+            Some(nix::dir::Type::Directory) => subdirs.push(child),
+            Some(nix::dir::Type::CharacterDevice) | None => {
+                let st = nix::sys::stat::fstatat(upper, at(&child), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(nix_err)?;
+                if super::fs::is_whiteout(&st) {
+                    whiteouts.push(child);
+                }
+            }
+            _ => {}
+        }
+    }
+    for w in whiteouts {
+        nix::unistd::unlinkat(upper, at(&w), nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(nix_err)?;
+    }
+    for d in subdirs {
+        clean_moved_tree(upper, root, &d)?;
+    }
+    Ok(())
+}
+
 /// Compares descriptors by number (xattr paths need to know which root a descriptor is).
 trait RawEq {
     fn as_raw_fd_eq(&self, other: BorrowedFd<'_>) -> bool;

@@ -334,7 +334,7 @@ impl OverlayFs {
             // A lower directory moves by copy, as `mv` does where the kernel says EXDEV: the
             // copy holds only visible entries (no whiteouts, no opaque marks) and is opaque
             // only where it replaces a lower entry.
-            clean_moved_tree(
+            super::copyup::clean_moved_tree(
                 self.upper(),
                 &self.layers.first().ok_or(Errno::EIO)?.root,
                 &new_rel,
@@ -525,59 +525,6 @@ fn open_flags(flags: OFlag) -> OFlag {
         f.insert(OFlag::O_RDWR);
     }
     f
-}
-
-/// Drops whiteouts and opaque marks from the upper tree `rel` (a directory copied up whole
-/// and moved where no lower entry lies below it).
-fn clean_moved_tree(
-    upper: std::os::fd::BorrowedFd<'_>,
-    root: &std::path::Path,
-    rel: &[u8],
-) -> R<()> {
-    let mut abs = root.as_os_str().as_encoded_bytes().to_vec();
-    abs.push(b'/');
-    abs.extend_from_slice(rel);
-    let cabs = std::ffi::CString::new(abs).map_err(|_| Errno::EINVAL)?;
-    match sys::lremovexattr(&cabs, super::fs::OPAQUE_XATTR) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
-        Err(e) => return Err(io_err(e)),
-    }
-    let dir = nix::dir::Dir::openat(
-        upper,
-        at(rel),
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(nix_err)?;
-    let mut subdirs = Vec::new();
-    let mut whiteouts = Vec::new();
-    for e in dir {
-        let e = e.map_err(nix_err)?;
-        let n = e.file_name().to_bytes();
-        if n == b"." || n == b".." {
-            continue;
-        }
-        let child = layers::join(rel, n);
-        match e.file_type() {
-            Some(nix::dir::Type::Directory) => subdirs.push(child),
-            Some(nix::dir::Type::CharacterDevice) | None => {
-                let st = nix::sys::stat::fstatat(upper, at(&child), AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(nix_err)?;
-                if is_whiteout(&st) {
-                    whiteouts.push(child);
-                }
-            }
-            _ => {}
-        }
-    }
-    for w in whiteouts {
-        nix::unistd::unlinkat(upper, at(&w), UnlinkatFlags::NoRemoveDir).map_err(nix_err)?;
-    }
-    for d in subdirs {
-        clean_moved_tree(upper, root, &d)?;
-    }
-    Ok(())
 }
 
 /// Empties upper directory `rel` (which holds only whiteouts when the merged view is empty).
