@@ -13,7 +13,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, Whence};
 
-use super::fs::{at, io_err, kind_of, nix_err, OverlayFs, PRIVATE_PREFIX, R};
+use super::fs::{at, io_err, is_private_xattr, kind_of, link_key, nix_err, OverlayFs, R};
 
 impl OverlayFs {
     /// Makes sure `ino` has an upper entry (copying its data unless `with_data` is false, for
@@ -43,6 +43,9 @@ impl OverlayFs {
             }
             self.copy_meta(top, &path, self.upper(), &path, &st)?;
         } else {
+            if st.st_nlink > 1 && kind_of(st.st_mode) == FileType::RegularFile {
+                self.gather_links(top, &path, &st);
+            }
             let tmp = self.tmp_name();
             self.copy_entry(top, &path, &st, &tmp, with_data)?;
             nix::fcntl::renameat2(
@@ -61,11 +64,62 @@ impl OverlayFs {
                 nix_err(e)
             })?;
         }
-        if let Some(n) = self.nodes_write().get_mut(ino) {
+        if !is_dir && st.st_nlink > 1 {
+            self.link_aliases(ino, &path)?;
+        }
+        let mut nodes = self.nodes_write();
+        if let Some(n) = nodes.get_mut(ino) {
             if is_dir {
                 n.layers.insert(0, 0);
             } else {
                 n.layers = vec![0];
+            }
+        }
+        if !is_dir {
+            let key = self.lstat(0, &path).ok().and_then(|st| link_key(&st));
+            nodes.set_key(ino, key);
+        }
+        Ok(())
+    }
+
+    /// Looks up every visible name of the multiply-linked lower file `layer/path` (found by
+    /// scanning that layer), so they join its node and copy-up keeps them linked.
+    fn gather_links(&self, layer: u8, path: &[u8], st: &FileStat) {
+        let Ok(fd) = self.layer_fd(layer) else { return };
+        let mut found = Vec::new();
+        let want = usize::try_from(st.st_nlink).unwrap_or(usize::MAX);
+        find_links(fd, b"", st, want, &mut found, 0);
+        for other in found.iter().filter(|p| p.as_slice() != path) {
+            let mut cur = super::nodes::ROOT;
+            for comp in other.split(|&b| b == b'/') {
+                match self.lookup_locked(cur, comp, 0) {
+                    Ok(a) => cur = a.ino.0,
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// After copy-up of a hard-linked file to `path`, links the node's other names to it in
+    /// the upper directory.
+    fn link_aliases(&self, ino: u64, path: &[u8]) -> R<()> {
+        let names = self.nodes_read().names(ino);
+        for (parent, name) in names {
+            self.copy_up(parent, true)?;
+            let ppath = self.node_info(parent)?.0;
+            let rel = super::layers::join(&ppath, &name);
+            if rel == path {
+                continue;
+            }
+            match nix::unistd::linkat(
+                self.upper(),
+                at(path),
+                self.upper(),
+                at(&rel),
+                AtFlags::empty(),
+            ) {
+                Ok(()) | Err(nix::Error::EEXIST) => {}
+                Err(e) => return Err(nix_err(e)),
             }
         }
         Ok(())
@@ -192,7 +246,7 @@ impl OverlayFs {
         };
         let dst_path = dst_root.abs(dst)?;
         for name in names {
-            if name.to_bytes().starts_with(PRIVATE_PREFIX) {
+            if is_private_xattr(name.to_bytes()) {
                 continue;
             }
             if let Some(value) = get_xattr(XattrOf::Path(&src_path), &name).map_err(io_err)? {
@@ -240,6 +294,105 @@ impl OverlayFs {
         }
         Ok(())
     }
+}
+
+/// Appends to `out` the paths below `rel` in the layer `fd` of the file `st` (same device and
+/// inode), stopping at `want` names.
+fn find_links(
+    fd: BorrowedFd<'_>,
+    rel: &[u8],
+    st: &FileStat,
+    want: usize,
+    out: &mut Vec<Vec<u8>>,
+    depth: usize,
+) {
+    if depth > 256 || out.len() >= want {
+        return;
+    }
+    let Ok(dir) = nix::dir::Dir::openat(
+        fd,
+        at(rel),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut subdirs = Vec::new();
+    for e in dir.into_iter().flatten() {
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let child = super::layers::join(rel, name);
+        match e.file_type() {
+            Some(nix::dir::Type::Directory) => subdirs.push(child),
+            Some(nix::dir::Type::File) | None if e.ino() == st.st_ino => {
+                let same = nix::sys::stat::fstatat(fd, at(&child), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|c| c.st_dev == st.st_dev && c.st_ino == st.st_ino);
+                if same {
+                    out.push(child);
+                }
+            }
+            _ => {}
+        }
+    }
+    for d in subdirs {
+        find_links(fd, &d, st, want, out, depth + 1);
+    }
+}
+
+/// Drops whiteouts and opaque marks from the upper tree `rel` (a directory copied up whole
+/// and moved where no lower entry lies below it).
+pub(super) fn clean_moved_tree(
+    upper: std::os::fd::BorrowedFd<'_>,
+    root: &std::path::Path,
+    rel: &[u8],
+) -> R<()> {
+    let mut abs = root.as_os_str().as_encoded_bytes().to_vec();
+    abs.push(b'/');
+    abs.extend_from_slice(rel);
+    let cabs = std::ffi::CString::new(abs).map_err(|_| Errno::EINVAL)?;
+    match super::sys::lremovexattr(&cabs, super::fs::OPAQUE_XATTR) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    let dir = nix::dir::Dir::openat(
+        upper,
+        at(rel),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(nix_err)?;
+    let mut subdirs = Vec::new();
+    let mut whiteouts = Vec::new();
+    for e in dir {
+        let e = e.map_err(nix_err)?;
+        let n = e.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        let child = super::layers::join(rel, n);
+        match e.file_type() {
+            Some(nix::dir::Type::Directory) => subdirs.push(child),
+            Some(nix::dir::Type::CharacterDevice) | None => {
+                let st = nix::sys::stat::fstatat(upper, at(&child), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(nix_err)?;
+                if super::fs::is_whiteout(&st) {
+                    whiteouts.push(child);
+                }
+            }
+            _ => {}
+        }
+    }
+    for w in whiteouts {
+        nix::unistd::unlinkat(upper, at(&w), nix::unistd::UnlinkatFlags::NoRemoveDir)
+            .map_err(nix_err)?;
+    }
+    for d in subdirs {
+        clean_moved_tree(upper, root, &d)?;
+    }
+    Ok(())
 }
 
 /// Compares descriptors by number (xattr paths need to know which root a descriptor is).

@@ -26,8 +26,34 @@ pub type R<T> = Result<T, Errno>;
 
 /// The opaque xattr (kernel userxattr mode).
 pub const OPAQUE_XATTR: &std::ffi::CStr = c"user.overlay.opaque";
-/// Overlay-private xattrs: never shown, never settable through the mount.
+/// Overlay-private xattrs: never shown as such. A name under this prefix set through the
+/// mount is stored escaped (`user.overlay.overlay.X`), as the kernel does in userxattr mode.
 pub const PRIVATE_PREFIX: &[u8] = b"user.overlay.";
+/// The escaped form's prefix.
+pub const ESCAPED_PREFIX: &[u8] = b"user.overlay.overlay.";
+
+/// The on-disk name of xattr `name` set through the mount (`user.overlay.X` is escaped).
+pub fn xattr_disk_name(name: &[u8]) -> R<CString> {
+    let disk = match name.strip_prefix(PRIVATE_PREFIX) {
+        Some(rest) => [ESCAPED_PREFIX, rest].concat(),
+        None => name.to_vec(),
+    };
+    CString::new(disk).map_err(|_| Errno::EINVAL)
+}
+
+/// The name an on-disk xattr shows in the mount: escaped ones unescaped, other private ones
+/// hidden (`None`).
+pub fn xattr_shown_name(disk: &[u8]) -> Option<Vec<u8>> {
+    if let Some(rest) = disk.strip_prefix(ESCAPED_PREFIX) {
+        return Some([PRIVATE_PREFIX, rest].concat());
+    }
+    (!disk.starts_with(PRIVATE_PREFIX)).then(|| disk.to_vec())
+}
+
+/// True for an overlay-private on-disk xattr (not copied up, never shown).
+pub fn is_private_xattr(disk: &[u8]) -> bool {
+    disk.starts_with(PRIVATE_PREFIX) && !disk.starts_with(ESCAPED_PREFIX)
+}
 
 pub fn nix_err(e: nix::Error) -> Errno {
     Errno::from_i32(e as i32)
@@ -288,9 +314,10 @@ impl OverlayFs {
         let st = self.lstat(top, &rel)?;
         let is_dir = kind_of(st.st_mode) == FileType::Directory;
         let merged = is_dir && found.len() > 1;
+        let key = link_key(&st);
         let ino = self
             .nodes_write()
-            .upsert(parent, name, found, is_dir, lookups);
+            .upsert(parent, name, found, is_dir, lookups, key);
         Ok(self.attr(ino, &st, merged))
     }
 
@@ -389,6 +416,12 @@ impl LayerProbe for OverlayFs {
         .is_ok();
         Ok(Probe::Dir { opaque })
     }
+}
+
+/// The node key of a multiply-linked non-directory (its names share one node).
+pub fn link_key(st: &FileStat) -> Option<super::nodes::Key> {
+    (kind_of(st.st_mode) != FileType::Directory && st.st_nlink > 1)
+        .then_some((st.st_dev, st.st_ino))
 }
 
 /// A character device 0:0.

@@ -12,7 +12,9 @@ use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags};
 
-use super::fs::{at, io_err, is_whiteout, kind_of, nix_err, OverlayFs, PRIVATE_PREFIX, R};
+use super::fs::{
+    at, io_err, is_whiteout, kind_of, link_key, nix_err, xattr_disk_name, OverlayFs, R,
+};
 use super::layers;
 use super::sys;
 
@@ -180,6 +182,8 @@ impl OverlayFs {
                 let (src, _) = self.node_info(ino)?;
                 nix::unistd::linkat(upper, at(&src), upper, at(&rel), AtFlags::empty())
                     .map_err(nix_err)?;
+                let st = self.lstat(0, &rel)?;
+                self.nodes_write().set_key(ino, link_key(&st));
             }
         }
         if !matches!(what, NewEntry::Link { .. }) {
@@ -227,7 +231,40 @@ impl OverlayFs {
         Ok(())
     }
 
-    /// rename (RENAME_NOREPLACE honoured; RENAME_EXCHANGE and whiteout flags refused).
+    /// True when directory `dir` is `ino` or below it.
+    fn is_within(&self, dir: u64, ino: u64) -> bool {
+        let nodes = self.nodes_read();
+        let mut cur = dir;
+        let mut hops = 0;
+        while cur != super::nodes::ROOT && hops < 4096 {
+            if cur == ino {
+                return true;
+            }
+            cur = nodes
+                .get(cur)
+                .map(|n| n.parent)
+                .unwrap_or(super::nodes::ROOT);
+            hops += 1;
+        }
+        false
+    }
+
+    /// Copies `ino` up for a move: a directory's whole merged tree (made opaque), a file's data.
+    fn copy_up_to_move(&self, ino: u64, is_dir: bool) -> R<()> {
+        if is_dir {
+            self.copy_tree_up(ino)
+        } else {
+            self.copy_up(ino, true)
+        }
+    }
+
+    /// Marks upper directory `rel` opaque.
+    fn set_opaque(&self, rel: &[u8]) -> R<()> {
+        let p = self.layers.first().ok_or(Errno::EIO)?.abs(rel)?;
+        sys::lsetxattr(&p, super::fs::OPAQUE_XATTR, b"y", 0).map_err(io_err)
+    }
+
+    /// rename (RENAME_NOREPLACE and RENAME_EXCHANGE honoured; RENAME_WHITEOUT refused).
     pub fn rename(
         &self,
         parent: u64,
@@ -236,8 +273,13 @@ impl OverlayFs {
         new_name: &[u8],
         flags: u32,
     ) -> R<()> {
-        if flags & !libc::RENAME_NOREPLACE != 0 {
+        if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0
+            || flags == libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE
+        {
             return Err(Errno::EINVAL);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            return self.exchange(parent, name, new_parent, new_name);
         }
         let _ns = self.ns_write();
         let src = self.lookup_locked(parent, name, 0)?;
@@ -257,20 +299,8 @@ impl OverlayFs {
             }
         }
         // A directory cannot move below itself.
-        if src_dir {
-            let nodes = self.nodes_read();
-            let mut cur = new_parent;
-            let mut hops = 0;
-            while cur != super::nodes::ROOT && hops < 4096 {
-                if cur == src.ino.0 {
-                    return Err(Errno::EINVAL);
-                }
-                cur = nodes
-                    .get(cur)
-                    .map(|n| n.parent)
-                    .unwrap_or(super::nodes::ROOT);
-                hops += 1;
-            }
+        if src_dir && self.is_within(new_parent, src.ino.0) {
+            return Err(Errno::EINVAL);
         }
         let ppath = self.upper_parent(parent, name)?;
         let npath = self.upper_parent(new_parent, new_name)?;
@@ -281,11 +311,7 @@ impl OverlayFs {
         // directory (ovl_rename); a lower one is copied up whole and made opaque here.
         let src_pure_upper = self.node_info(src.ino.0)?.1 == [0];
         let into_merged = self.node_info(new_parent)?.1.len() > 1;
-        if src_dir {
-            self.copy_tree_up(src.ino.0)?;
-        } else {
-            self.copy_up(src.ino.0, true)?;
-        }
+        self.copy_up_to_move(src.ino.0, src_dir)?;
         match self.lstat(0, &new_rel) {
             Ok(st) if is_whiteout(&st) => {
                 nix::unistd::unlinkat(self.upper(), at(&new_rel), UnlinkatFlags::NoRemoveDir)
@@ -304,9 +330,20 @@ impl OverlayFs {
             RenameFlags::empty(),
         )
         .map_err(nix_err)?;
-        if src_dir && (dst_lower || (src_pure_upper && into_merged)) {
-            let p = self.layers.first().ok_or(Errno::EIO)?.abs(&new_rel)?;
-            sys::lsetxattr(&p, super::fs::OPAQUE_XATTR, b"y", 0).map_err(io_err)?;
+        if src_dir && !src_pure_upper {
+            // A lower directory moves by copy, as `mv` does where the kernel says EXDEV: the
+            // copy holds only visible entries (no whiteouts, no opaque marks) and is opaque
+            // only where it replaces a lower entry.
+            super::copyup::clean_moved_tree(
+                self.upper(),
+                &self.layers.first().ok_or(Errno::EIO)?.root,
+                &new_rel,
+            )?;
+            if dst_lower {
+                self.set_opaque(&new_rel)?;
+            }
+        } else if src_dir && (dst_lower || into_merged) {
+            self.set_opaque(&new_rel)?;
         }
         if src_lower {
             self.whiteout(&old_rel)?;
@@ -315,6 +352,54 @@ impl OverlayFs {
         nodes.rename(parent, name, new_parent, new_name);
         if let Some(n) = nodes.get_mut(src.ino.0) {
             n.layers = vec![0];
+        }
+        Ok(())
+    }
+
+    /// RENAME_EXCHANGE: both entries copied up (directories whole), swapped in the upper dir;
+    /// a pure-upper directory landing in a merged one is made opaque, as kernel overlayfs does.
+    fn exchange(&self, parent: u64, name: &[u8], new_parent: u64, new_name: &[u8]) -> R<()> {
+        let _ns = self.ns_write();
+        let a = self.lookup_locked(parent, name, 0)?;
+        let b = self.lookup_locked(new_parent, new_name, 0)?;
+        if a.ino == b.ino {
+            return Ok(());
+        }
+        let (a_dir, b_dir) = (a.kind == FileType::Directory, b.kind == FileType::Directory);
+        if (a_dir && self.is_within(new_parent, a.ino.0))
+            || (b_dir && self.is_within(parent, b.ino.0))
+        {
+            return Err(Errno::EINVAL);
+        }
+        let ppath = self.upper_parent(parent, name)?;
+        let npath = self.upper_parent(new_parent, new_name)?;
+        let (a_rel, b_rel) = (layers::join(&ppath, name), layers::join(&npath, new_name));
+        let a_pure = self.node_info(a.ino.0)?.1 == [0];
+        let b_pure = self.node_info(b.ino.0)?.1 == [0];
+        let old_merged = self.node_info(parent)?.1.len() > 1;
+        let new_merged = self.node_info(new_parent)?.1.len() > 1;
+        self.copy_up_to_move(a.ino.0, a_dir)?;
+        self.copy_up_to_move(b.ino.0, b_dir)?;
+        nix::fcntl::renameat2(
+            self.upper(),
+            at(&a_rel),
+            self.upper(),
+            at(&b_rel),
+            RenameFlags::RENAME_EXCHANGE,
+        )
+        .map_err(nix_err)?;
+        if a_dir && a_pure && new_merged {
+            self.set_opaque(&b_rel)?;
+        }
+        if b_dir && b_pure && old_merged {
+            self.set_opaque(&a_rel)?;
+        }
+        let mut nodes = self.nodes_write();
+        nodes.exchange(parent, name, new_parent, new_name);
+        for ino in [a.ino.0, b.ino.0] {
+            if let Some(n) = nodes.get_mut(ino) {
+                n.layers = vec![0];
+            }
         }
         Ok(())
     }
@@ -415,17 +500,14 @@ impl OverlayFs {
         u64::try_from(fd.into_raw_fd()).map_err(|_| Errno::EIO)
     }
 
-    /// setxattr / removexattr (`value: None`) on the upper copy; overlay-private names are
-    /// refused as kernel overlayfs does.
+    /// setxattr / removexattr (`value: None`) on the upper copy; `user.overlay.*` names are
+    /// stored escaped, as kernel overlayfs does.
     pub fn change_xattr(&self, ino: u64, name: &[u8], value: Option<&[u8]>, flags: i32) -> R<()> {
-        if name.starts_with(PRIVATE_PREFIX) {
-            return Err(Errno::EOPNOTSUPP);
-        }
+        let name = xattr_disk_name(name)?;
         let _ns = self.ns_write();
         self.copy_up(ino, true)?;
         let (rel, _) = self.node_info(ino)?;
         let path = self.layers.first().ok_or(Errno::EIO)?.abs(&rel)?;
-        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
         match value {
             Some(v) => sys::lsetxattr(&path, &name, v, flags),
             None => sys::lremovexattr(&path, &name),

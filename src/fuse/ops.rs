@@ -13,12 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
     InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use nix::sys::time::TimeSpec;
 
-use super::fs::{guard, io_err, nix_err, OverlayFs, PRIVATE_PREFIX};
+use super::fs::{guard, io_err, nix_err, OverlayFs};
 use super::mutate::{AttrChange, Caller, NewEntry, SetTime};
 use super::sys;
 
@@ -519,9 +519,6 @@ impl Filesystem for OverlayFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        if name.as_bytes().starts_with(PRIVATE_PREFIX) {
-            return reply.error(Errno::EOPNOTSUPP);
-        }
         let r = guard(|| self.get_xattr(ino.0, name.as_bytes(), size));
         match r {
             Ok((n, _)) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
@@ -599,6 +596,32 @@ impl Filesystem for OverlayFs {
         });
         match r {
             Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    /// SEEK_DATA / SEEK_HOLE (the kernel handles the other whences itself).
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        let whence = match whence {
+            libc::SEEK_DATA => nix::unistd::Whence::SeekData,
+            libc::SEEK_HOLE => nix::unistd::Whence::SeekHole,
+            libc::SEEK_CUR => nix::unistd::Whence::SeekCur,
+            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
+            _ => nix::unistd::Whence::SeekSet,
+        };
+        let r = sys::fd(fh.0)
+            .map_err(io_err)
+            .and_then(|fd| nix::unistd::lseek(fd, offset, whence).map_err(nix_err));
+        match r {
+            Ok(off) => reply.offset(off),
             Err(e) => reply.error(e),
         }
     }

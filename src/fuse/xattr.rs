@@ -1,9 +1,10 @@
 //! Reading xattrs through the overlay: from the top-most entry, overlay-private names
-//! (`user.overlay.*`) hidden from listings.
+//! (`user.overlay.*`) hidden from listings, escaped ones (`user.overlay.overlay.*`, set
+//! through the mount) shown unescaped, as kernel overlayfs does in userxattr mode.
 
 use fuser::Errno;
 
-use super::fs::{io_err, OverlayFs, PRIVATE_PREFIX, R};
+use super::fs::{io_err, xattr_disk_name, xattr_shown_name, OverlayFs, R};
 use super::sys;
 
 impl OverlayFs {
@@ -17,7 +18,7 @@ impl OverlayFs {
             .get(usize::from(top))
             .ok_or(Errno::EIO)?
             .abs(&rel)?;
-        let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
+        let name = xattr_disk_name(name)?;
         let mut buf = vec![0u8; usize::try_from(size).unwrap_or(0)];
         let n = sys::lgetxattr(&path, &name, &mut buf).map_err(io_err)?;
         buf.truncate(n);
@@ -39,8 +40,8 @@ impl OverlayFs {
         let n = sys::llistxattr(&path, &mut buf).map_err(io_err)?;
         let mut out = Vec::with_capacity(n);
         for name in buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-            if !name.starts_with(PRIVATE_PREFIX) {
-                out.extend_from_slice(name);
+            if let Some(shown) = xattr_shown_name(name) {
+                out.extend_from_slice(&shown);
                 out.push(0);
             }
         }

@@ -6,10 +6,54 @@
 use crate::support::{self, Rig, Trial};
 
 pub fn tests() -> Vec<Trial> {
-    vec![support::test(
-        "fuse::same_tree_and_upper_as_kernel_overlay",
-        same_as_kernel,
-    )]
+    vec![
+        support::test(
+            "fuse::same_tree_and_upper_as_kernel_overlay",
+            same_as_kernel,
+        ),
+        support::test("fuse::id_mapping_without_chown", id_mapping),
+    ]
+}
+
+/// One lower layer owned by disk ids 1000:1000 (and a file of 1005:1007) mounted with
+/// `uidmapping=0:1000:100,gidmapping=0:1000:100`: the mount shows them as 0:0 / 5:7, an id
+/// outside the map as the overflow id, and what root creates or chowns through it lands on
+/// disk shifted back — the layer itself is never chowned.
+const IDMAP_SCRIPT: &str = r#"
+set -e
+T=$1; mkdir -p $T/l $T/u $T/w $T/m
+echo hi > $T/l/f; echo x > $T/l/g; echo o > $T/l/out
+chown 1000:1000 $T/l $T/l/f; chown 1005:1007 $T/l/g; chown 3000:3000 $T/l/out
+$NOOK fuse-overlayfs -o lowerdir=$T/l,upperdir=$T/u,workdir=$T/w,uidmapping=0:1000:100,gidmapping=0:1000:100 $T/m
+echo "shown f $(stat -c %u:%g $T/m/f) g $(stat -c %u:%g $T/m/g) out $(stat -c %u:%g $T/m/out)"
+echo new > $T/m/new; chown 5:7 $T/m/f
+echo "disk new $(stat -c %u:%g $T/u/new) f $(stat -c %u:%g $T/u/f) lower-f $(stat -c %u:%g $T/l/f)"
+echo "shown new $(stat -c %u:%g $T/m/new) f $(stat -c %u:%g $T/m/f)"
+umount $T/m
+"#;
+
+fn id_mapping(rig: &Rig) {
+    let user = rig.user().isolated();
+    let base = user.home().join("fuse-idmap");
+    let out = user
+        .nook_cmd(&[
+            "unshare",
+            "sh",
+            "-c",
+            IDMAP_SCRIPT,
+            "sh",
+            &base.display().to_string(),
+        ])
+        .env("NOOK", user.nook_path())
+        .run()
+        .ok();
+    for want in [
+        "shown f 0:0 g 5:7 out 65534:65534\n",
+        "disk new 1000:1000 f 1005:1007 lower-f 1000:1000\n",
+        "shown new 0:0 f 5:7\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
 }
 
 /// Builds two identical layer sets under `$1`, mounts kernel overlay on one and nook's FUSE

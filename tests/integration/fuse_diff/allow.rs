@@ -18,7 +18,8 @@
 //!
 //! Subject-specific allowances: [`FUSE_OVERLAYFS_QUIRKS`] lists what Debian's fuse-overlayfs
 //! 1.10 does differently (measured; see tests/integration/fuse_diff/README.md). They apply to
-//! that subject only: nook's union must match the kernel on those points.
+//! that subject only: nook's union must match the kernel on those points. [`NOOK_QUIRKS`] is
+//! nook's one difference (no O_TMPFILE: fuser 0.18 lacks the FUSE_TMPFILE opcode).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -107,6 +108,33 @@ pub const FUSE_OVERLAYFS_QUIRKS: &[Quirk] = &[
     },
 ];
 
+/// What nook's union does differently from the kernel: only O_TMPFILE. The kernel's FUSE
+/// sends FUSE_TMPFILE (opcode 51) for it; fuser 0.18 does not know that opcode and answers
+/// ENOSYS, which the kernel turns into EOPNOTSUPP for this and every later O_TMPFILE open.
+/// Programs (glibc's tmpfile(3), systemd, ...) then fall back to a named file.
+pub const NOOK_QUIRKS: &[Quirk] = &[
+    Quirk {
+        id: "nook-no-o-tmpfile",
+        why: "O_TMPFILE fails with EOPNOTSUPP: fuser 0.18 answers the kernel's FUSE_TMPFILE with ENOSYS; the program falls back to a named file",
+        matches: |op, k, s| matches!(op, Op::TmpfileLink { .. }) && *s == Err(Errno::EOPNOTSUPP) && k.is_ok(),
+        converge: Some(tmpfile_fallback),
+    },
+    Quirk {
+        id: "nook-tmpfile-errno",
+        why: "O_TMPFILE fails with EOPNOTSUPP (no FUSE_TMPFILE in fuser 0.18) before the kernel's own error (EEXIST/ENOENT/... of linkat) is reached",
+        matches: |op, k, s| matches!(op, Op::TmpfileLink { .. }) && *s == Err(Errno::EOPNOTSUPP) && k.is_err(),
+        converge: None,
+    },
+];
+
+/// The quirks of `subject`.
+pub fn quirks(subject: Subject) -> &'static [Quirk] {
+    match subject {
+        Subject::FuseOverlayfs => FUSE_OVERLAYFS_QUIRKS,
+        Subject::Nook => NOOK_QUIRKS,
+    }
+}
+
 fn without_nlink(o: &Outcome) -> Outcome {
     o.clone().map(|s| {
         s.split(' ')
@@ -188,12 +216,9 @@ pub fn outcome_allowance(
     kernel: &Outcome,
     theirs: &Outcome,
 ) -> Option<&'static Quirk> {
-    if subject == Subject::FuseOverlayfs {
-        return FUSE_OVERLAYFS_QUIRKS
-            .iter()
-            .find(|q| (q.matches)(op, kernel, theirs));
-    }
-    None
+    quirks(subject)
+        .iter()
+        .find(|q| (q.matches)(op, kernel, theirs))
 }
 
 /// Whether `op`'s kernel outcome asks for `mv`'s fallback on the kernel mount.

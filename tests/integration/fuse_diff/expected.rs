@@ -14,6 +14,7 @@ pub const EXPECTED_FAILURES: &[(&str, &str, &str)] = &[
     ("fuse-overlayfs", "name_too_long", "statfs namelen is 251 (255 - len(\".wh.\")): a 255-byte name gets ENAMETOOLONG"),
     ("fuse-overlayfs", "statfs", "namelen 251 instead of 255 (room for the .wh. prefix)"),
     ("fuse-overlayfs", "o_tmpfile", "no FUSE tmpfile operation in 1.10: EOPNOTSUPP"),
+    ("nook", "o_tmpfile", "fuser 0.18 does not know the kernel's FUSE_TMPFILE opcode (51) and answers ENOSYS: EOPNOTSUPP"),
     ("fuse-overlayfs", "seek_hole_data", "no lseek operation: the kernel's FUSE default treats the file as all data"),
 ];
 

@@ -640,12 +640,13 @@ const CHECKS: &[(&str, Check)] = &[
     ("read_does_not_copy_up", |m| {
         let mut s = String::new();
         io(
-            io(File::open(m.join("usr/lib/libx.so.1")), "open")?
+            // A lower file no other check touches (usr/lib moves where lower-dir rename works).
+            io(File::open(m.join("home/user/.profile")), "open")?
                 .read_to_string(&mut s)
                 .or(Ok(0)),
             "read",
         )?;
-        let upper = m.parent().map(|p| p.join("upper/usr/lib/libx.so.1"));
+        let upper = m.parent().map(|p| p.join("upper/home/user/.profile"));
         want(upper.is_some_and(|u| !u.exists()), || {
             "a read-only open copied the file up".into()
         })
