@@ -149,7 +149,9 @@ fn pin(path: &Path, fds: &mut Vec<std::os::fd::OwnedFd>, typed: bool) -> Result<
     let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| format!("opening {}: {}", path.display(), e.desc()))?;
     let mut pinned = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    if typed && nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+    if typed
+        && nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    {
         pinned.push(".");
     }
     fds.push(fd);

@@ -296,7 +296,8 @@ fn wait_piped(
         drop(fds);
         let mut open = ready.iter();
         sources.retain(|(fd, stream)| {
-            !open.next().copied().unwrap_or(false) || copy_out(fd.as_fd(), *stream, &mut tee, &mut buf)
+            !open.next().copied().unwrap_or(false)
+                || copy_out(fd.as_fd(), *stream, &mut tee, &mut buf)
         });
     }
 }
@@ -305,9 +306,17 @@ fn wait_piped(
 /// [`spawn`] + [`wait`], with the signal handlers installed before the clone so nothing sent
 /// during setup is lost. A relative `root.path` is taken relative to `bundle`. Exec failures
 /// are [`RuntimeError::NotFound`] (127) and [`RuntimeError::PermissionDenied`] (126).
-/// `tee` gets a copy of the output (see [`Tee`]; it needs [`LaunchOptions::pipes`] for a
-/// container without a terminal).
 pub fn run_foreground(
+    spec: &Spec,
+    bundle: &Path,
+    opts: &LaunchOptions,
+) -> Result<i32, RuntimeError> {
+    run_foreground_tee(spec, bundle, opts, None)
+}
+
+/// [`run_foreground`] where `tee` gets a copy of the output (see [`Tee`]; it needs
+/// [`LaunchOptions::pipes`] for a container without a terminal).
+pub fn run_foreground_tee(
     spec: &Spec,
     bundle: &Path,
     opts: &LaunchOptions,

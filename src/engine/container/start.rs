@@ -363,7 +363,7 @@ fn run_prepared(
         r.exit_reason = None;
         r.monitor = crate::monitor::proc::current();
     })?;
-    let outcome = runtime::run_foreground(
+    let outcome = runtime::process::run_foreground_tee(
         &prepared.spec,
         &prepared.bundle,
         &prepared.launch,
