@@ -17,6 +17,7 @@ mod cli;
 mod commit;
 mod completion;
 mod fake_registry;
+mod foreground_logs;
 mod fuse;
 mod fuse_diff;
 mod import;
@@ -66,6 +67,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(keeper::tests());
     tests.extend(monitor::tests());
     tests.extend(logging::tests());
+    tests.extend(foreground_logs::tests());
     tests.extend(network::tests());
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
