@@ -13,6 +13,7 @@ pub mod fuse;
 mod human;
 mod image;
 mod inspect;
+mod latest;
 mod lifecycle;
 mod listing;
 pub mod login;

@@ -22,6 +22,7 @@ mod fuse;
 mod fuse_diff;
 mod import;
 mod keeper;
+mod latest;
 mod layer_apply;
 mod lifecycle;
 mod logging;
@@ -71,6 +72,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(network::tests());
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
+    tests.extend(latest::tests());
     tests.extend(system::tests());
     tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
