@@ -235,10 +235,13 @@ fn copy_out(fd: BorrowedFd<'_>, stream: Stream, tee: &mut Tee<'_>, buf: &mut [u8
         match nix::unistd::read(fd, buf) {
             Ok(0) => return false,
             Ok(n) => {
-                // A closed stdout (`| head`) must not stop the log.
-                let _ = tty::write_all(out, &buf[..n]);
                 if let Some(t) = tee.as_mut() {
                     t(stream, &buf[..n]);
+                }
+                // The reader went away (`| head`): close the pipe so the container gets
+                // EPIPE/SIGPIPE as it would writing to the caller's stream itself.
+                if tty::write_all(out, &buf[..n]) == Err(Errno::EPIPE) {
+                    return false;
                 }
             }
             Err(Errno::EINTR) => {}
