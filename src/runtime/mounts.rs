@@ -110,7 +110,9 @@ pub fn execute_nested(
     run_all(sys, early, early, PathBuf::from("/"))?;
     let mut fds = Vec::new();
     let root = match early.last() {
-        Some(Step::BindRootfs { rootfs }) => pin(rootfs, &mut fds, false)?,
+        Some(step @ Step::BindRootfs { rootfs }) => {
+            pin(rootfs, &mut fds, false).map_err(|e| format!("{step}: {e}"))?
+        }
         _ => PathBuf::from("/"),
     };
     let rewritten: Vec<Step> = late
@@ -123,7 +125,7 @@ pub fn execute_nested(
                     flags,
                     propagation,
                 } => Step::Bind {
-                    source: pin(source, &mut fds, true)?,
+                    source: pin(source, &mut fds, true).map_err(|e| format!("{step}: {e}"))?,
                     dest: dest.clone(),
                     flags: *flags,
                     propagation: *propagation,
