@@ -17,9 +17,16 @@ bench_import_busybox
     echo "| command | nook median | podman median | podman/nook |"
     echo "|---|---|---|---|"
     bench_pair '`run --rm busybox true` (private netns)' run-none \
-        "$nook run --rm localhost/bench-busybox:1 true" \
+        "$nook run --rm --network none localhost/bench-busybox:1 true" \
         "$podman run --rm --network none localhost/bench-busybox:1 true" \
         --warmup 3 --runs "$runs"
+    # The foreground log tee (k8s-file, the default) against no log (the container writes
+    # straight to the caller's stdio, as every foreground run did before).
+    as_user hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/out/tee.json" \
+        -n k8s-file "$nook run --rm --network none localhost/bench-busybox:1 true" \
+        -n none "$nook run --rm --network none --log-driver none localhost/bench-busybox:1 true" >&2
+    echo
+    echo "Foreground log tee: k8s-file $(median_ms "$work/out/tee.json" k8s-file) ms, --log-driver none $(median_ms "$work/out/tee.json" none) ms."
     as_user hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$work/out/floor.json" \
         -n floor "unshare -Urmpf --mount-proc true" >&2
     echo

@@ -39,10 +39,16 @@ pub struct ExecArgs {
     /// Key sequence for detaching (accepted and checked; an exec session is not attachable)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    /// The container
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
+    /// The container (with --latest: the command)
     pub container: String,
     /// The command and its arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        required_unless_present = "latest",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -58,8 +64,11 @@ pub struct AttachArgs {
     /// Key sequence for detaching a container (ctrl-<value> or a character, comma separated)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// The container
-    pub container: String,
+    #[arg(required_unless_present = "latest")]
+    pub container: Option<String>,
 }
 
 /// `nook restart` flags.
@@ -71,6 +80,8 @@ pub struct RestartArgs {
     /// Seconds to wait for the stop signal to work before killing the container
     #[arg(short = 't', long = "time", visible_alias = "timeout", value_name = "SECONDS", default_value_t = DEFAULT_STOP_TIMEOUT)]
     pub time: u64,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to restart
     pub containers: Vec<String>,
 }
@@ -80,8 +91,13 @@ pub fn exec(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
         crate::monitor::keys::parse(keys)?;
     }
     let store = Store::open(&super::store_options(global))?;
+    let (container, command) =
+        super::latest::single(&store, args.latest, Some(&args.container), &args.command)?;
+    if command.is_empty() {
+        anyhow::bail!("exec requires a command: nook exec [options] CONTAINER COMMAND [ARG...]");
+    }
     let req = ExecRequest {
-        command: args.command.clone(),
+        command,
         interactive: args.interactive,
         tty: args.tty,
         detach: args.detach,
@@ -91,7 +107,7 @@ pub fn exec(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
         env_files: args.env_file.clone(),
         privileged: args.privileged,
     };
-    match exec::exec(&store, &args.container, &req)? {
+    match exec::exec(&store, &container, &req)? {
         Ok(Some(code)) => Ok(code),
         Ok(None) => Ok(0),
         Err(e) => {
@@ -108,7 +124,9 @@ pub fn attach(global: &GlobalOptions, args: &AttachArgs) -> anyhow::Result<i32> 
         sig_proxy: args.sig_proxy,
         detach_keys: args.detach_keys.clone(),
     };
-    match attach::attach(&store, &args.container, &opts)? {
+    let (container, _) =
+        super::latest::single(&store, args.latest, args.container.as_deref(), &[])?;
+    match attach::attach(&store, &container, &opts)? {
         Attached::Detached => Ok(0),
         Attached::Exited(code) if code < 0 => Ok(crate::error::EXIT_ENGINE),
         Attached::Exited(code) => Ok(code),
@@ -117,6 +135,7 @@ pub fn attach(global: &GlobalOptions, args: &AttachArgs) -> anyhow::Result<i32> 
 
 pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
+    let named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
     let keys: Vec<String> = if args.all {
         let mut ids = Vec::new();
         for c in store.containers().list()? {
@@ -126,10 +145,10 @@ pub fn restart(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<i32
             }
         }
         ids
-    } else if args.containers.is_empty() {
+    } else if named.is_empty() {
         anyhow::bail!("specify one or more containers to restart, or --all");
     } else {
-        args.containers.clone()
+        named
     };
     let mut code = 0;
     let mut failed = None;

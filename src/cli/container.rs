@@ -183,8 +183,10 @@ pub struct StartArgs {
     /// Key sequence for detaching (checked; a foreground start cannot detach yet)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to start
-    #[arg(required = true)]
+    #[arg(required_unless_present = "latest")]
     pub containers: Vec<String>,
 }
 
@@ -214,6 +216,8 @@ pub struct RmArgs {
     /// Seconds to wait for a running container to stop before killing it (with --force)
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
     pub time: Option<u64>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to remove
     pub containers: Vec<String>,
 }
@@ -401,6 +405,7 @@ pub fn create(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<i32> 
 
 pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
+    let named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
     let keys: Vec<String> = if args.all {
         store
             .containers()
@@ -409,7 +414,7 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
             .map(|c| c.id)
             .collect()
     } else {
-        let mut keys = args.containers.clone();
+        let mut keys = named;
         keys.extend(read_cidfiles(&args.cidfile, args.ignore)?);
         if keys.is_empty() && args.cidfile.is_empty() {
             anyhow::bail!("specify one or more containers to remove, or --all");
@@ -497,9 +502,10 @@ pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
         crate::monitor::keys::parse(keys)?;
     }
     let store = Store::open(&super::store_options(global))?;
+    let keys = super::latest::containers(&store, args.latest, false, &args.containers)?;
     if !args.attach {
         let mut code = 0;
-        for key in &args.containers {
+        for key in &keys {
             let outcome = engine::lifecycle::start_detached(&store, key, false)?;
             match detached_failure(&outcome) {
                 Some(c) => code = c,
@@ -508,12 +514,11 @@ pub fn start(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<i32> {
         }
         return Ok(code);
     }
-    if args.containers.len() > 1 {
+    if keys.len() > 1 {
         anyhow::bail!("you cannot start and attach multiple containers at once");
     }
-    Ok(finish(engine::start::start_attached(
-        &store,
-        &args.containers[0],
-        false,
-    )?))
+    let Some(key) = keys.first() else {
+        anyhow::bail!("specify a container to start, or --latest");
+    };
+    Ok(finish(engine::start::start_attached(&store, key, false)?))
 }

@@ -30,8 +30,10 @@ pub struct InspectArgs {
     /// Format the output with a Go template (`{{.State.Pid}}`) or `json`
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Names or ids of containers, images or volumes
-    #[arg(required = true)]
+    #[arg(required_unless_present = "latest")]
     pub names: Vec<String>,
 }
 
@@ -41,8 +43,10 @@ pub struct ContainerInspectArgs {
     /// Format the output with a Go template (`{{.State.Pid}}`) or `json`
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to inspect
-    #[arg(required = true)]
+    #[arg(required_unless_present = "latest")]
     pub containers: Vec<String>,
 }
 
@@ -76,6 +80,8 @@ pub struct CleanupArgs {
     /// After cleanup, remove the image of the container
     #[arg(long)]
     pub rmi: bool,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to clean up
     pub containers: Vec<String>,
 }
@@ -117,7 +123,7 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
         ContainerCommand::Inspect(a) => {
             let store = Store::open(&super::store_options(global))?;
             let mut values = Vec::new();
-            for key in &a.containers {
+            for key in &super::latest::containers(&store, a.latest, false, &a.containers)? {
                 values.push(inspect::inspect(&store, key)?);
             }
             print_inspect(a.format.as_deref(), &values)?;
@@ -147,6 +153,7 @@ pub fn container(global: &GlobalOptions, cmd: &ContainerCommand) -> anyhow::Resu
 
 fn cleanup(global: &GlobalOptions, args: &CleanupArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
+    let named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
     let keys: Vec<String> = if args.all {
         let mut ids = Vec::new();
         for rec in store.containers().list()? {
@@ -159,10 +166,10 @@ fn cleanup(global: &GlobalOptions, args: &CleanupArgs) -> anyhow::Result<i32> {
             }
         }
         ids
-    } else if args.containers.is_empty() {
+    } else if named.is_empty() {
         anyhow::bail!("specify one or more containers, or --all");
     } else {
-        args.containers.clone()
+        named
     };
     let mut failed = None;
     for key in &keys {
@@ -256,8 +263,15 @@ pub fn inspect(global: &GlobalOptions, args: &InspectArgs) -> anyhow::Result<i32
     let store = Store::open(&super::store_options(global))?;
     let mut values = Vec::new();
     let mut missing = Vec::new();
-    for key in &args.names {
-        match inspect_one(&store, key, args.kind)? {
+    // --latest: the last created container, whatever --type says (as Podman).
+    let (names, kind) = if args.latest.latest {
+        let keys = super::latest::containers(&store, args.latest, false, &args.names)?;
+        (keys, InspectType::Container)
+    } else {
+        (args.names.clone(), args.kind)
+    };
+    for key in &names {
+        match inspect_one(&store, key, kind)? {
             Some(v) => values.push(v),
             None => missing.push(key.clone()),
         }

@@ -24,6 +24,8 @@ pub struct StopArgs {
     /// Read the container ID from this file (repeatable; with -i a missing file is fine)
     #[arg(long, value_name = "FILE")]
     pub cidfile: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to stop
     pub containers: Vec<String>,
 }
@@ -37,6 +39,8 @@ pub struct KillArgs {
     /// Signal to send to the container
     #[arg(short, long, value_name = "SIGNAL", default_value = "KILL")]
     pub signal: String,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to signal
     pub containers: Vec<String>,
 }
@@ -57,8 +61,10 @@ pub struct WaitArgs {
     /// Ignore errors when a container does not exist (prints -1 for it)
     #[arg(long)]
     pub ignore: bool,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers to wait for
-    #[arg(required = true)]
+    #[arg(required_unless_present = "latest")]
     pub containers: Vec<String>,
 }
 
@@ -83,8 +89,10 @@ pub struct LogsArgs {
     /// Prefix lines with container names instead of ids (several containers)
     #[arg(short, long)]
     pub names: bool,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// The containers
-    #[arg(required = true)]
+    #[arg(required_unless_present = "latest")]
     pub containers: Vec<String>,
 }
 
@@ -137,7 +145,7 @@ fn each(
 
 pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
-    let mut named = args.containers.clone();
+    let mut named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
     named.extend(super::container::read_cidfiles(&args.cidfile, args.ignore)?);
     if named.is_empty() && !args.cidfile.is_empty() {
         return Ok(0);
@@ -152,7 +160,8 @@ pub fn stop(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<i32> {
 pub fn kill(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<i32> {
     let store = Store::open(&super::store_options(global))?;
     let sig = lifecycle::parse_signal(&args.signal)?;
-    let keys = targets(&store, args.all, &args.containers)?;
+    let named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
+    let keys = targets(&store, args.all, &named)?;
     each(&keys, false, |key| {
         lifecycle::kill(&store, key, sig)?;
         Ok(key.to_string())
@@ -169,7 +178,8 @@ pub fn wait(global: &GlobalOptions, args: &WaitArgs) -> anyhow::Result<i32> {
         .collect::<Result<Vec<_>, _>>()?;
     let interval = wait::parse_interval(&args.interval)?;
     let store = Store::open(&super::store_options(global))?;
-    each(&args.containers, false, |key| {
+    let keys = super::latest::containers(&store, args.latest, false, &args.containers)?;
+    each(&keys, false, |key| {
         match wait::wait_for(&store, key, &conditions, interval) {
             Ok(code) => Ok(code.to_string()),
             // Podman prints -1 for an ignored missing container.
@@ -204,6 +214,7 @@ pub fn logs(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<i32> {
     };
     let store = Store::open(&super::store_options(global))?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    engine_logs::logs(&store, &args.containers, &opts, &mut out, &mut err)?;
+    let keys = super::latest::containers(&store, args.latest, false, &args.containers)?;
+    engine_logs::logs(&store, &keys, &opts, &mut out, &mut err)?;
     Ok(0)
 }

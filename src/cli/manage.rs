@@ -14,8 +14,11 @@ use crate::store::{ContainerState, Store, StoreError};
 /// `nook top` flags.
 #[derive(Debug, Args, Clone)]
 pub struct TopArgs {
-    /// The container
-    pub container: String,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
+    /// The container (with --latest: the first descriptor)
+    #[arg(required_unless_present = "latest")]
+    pub container: Option<String>,
     /// ps descriptors (user pid ppid pcpu etime tty time args, comm, hpid, huser, ...)
     pub descriptors: Vec<String>,
 }
@@ -27,7 +30,10 @@ pub struct PortArgs {
     #[arg(short, long)]
     pub all: bool,
     /// The container
-    #[arg(required_unless_present = "all")]
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
+    /// (with --latest: the private port)
+    #[arg(required_unless_present_any = ["all", "latest"])]
     pub container: Option<String>,
     /// Only this private port (PORT[/PROTO])
     pub private_port: Option<String>,
@@ -48,6 +54,8 @@ pub struct PauseArgs {
     /// All running (pause) or paused (unpause) containers
     #[arg(short, long)]
     pub all: bool,
+    #[command(flatten)]
+    pub latest: super::latest::LatestArg,
     /// Containers
     pub containers: Vec<String>,
 }
@@ -77,14 +85,35 @@ fn open(global: &GlobalOptions) -> anyhow::Result<Store> {
 
 pub fn top(global: &GlobalOptions, args: &TopArgs) -> anyhow::Result<i32> {
     let store = open(global)?;
-    let rows = top::top(&store, &args.container, &args.descriptors)?;
+    let (container, descriptors) = super::latest::single(
+        &store,
+        args.latest,
+        args.container.as_deref(),
+        &args.descriptors,
+    )?;
+    let rows = top::top(&store, &container, &descriptors)?;
     print!("{}", top::render_table(&rows));
     Ok(0)
 }
 
 pub fn port(global: &GlobalOptions, args: &PortArgs) -> anyhow::Result<i32> {
     let store = open(global)?;
-    let keys: Vec<String> = match (&args.container, args.all) {
+    if args.latest.latest && args.all {
+        anyhow::bail!("--all and --latest cannot be used together");
+    }
+    let (latest, latest_port) = if args.latest.latest {
+        let port = args
+            .container
+            .iter()
+            .chain(&args.private_port)
+            .cloned()
+            .collect::<Vec<_>>();
+        let (id, port) = super::latest::single(&store, args.latest, None, &port)?;
+        (Some(id), port.into_iter().next())
+    } else {
+        (None, None)
+    };
+    let keys: Vec<String> = match (latest.as_ref().or(args.container.as_ref()), args.all) {
         (_, true) => store
             .containers()
             .list()?
@@ -96,6 +125,8 @@ pub fn port(global: &GlobalOptions, args: &PortArgs) -> anyhow::Result<i32> {
     };
     let private = if args.all {
         None
+    } else if args.latest.latest {
+        latest_port.as_deref()
     } else {
         args.private_port.as_deref()
     };
@@ -116,6 +147,7 @@ pub fn rename(global: &GlobalOptions, args: &RenameArgs) -> anyhow::Result<i32> 
 /// `pause` (`pausing`) or `unpause`: prints each container as given (ids with `--all`).
 pub fn pause(global: &GlobalOptions, args: &PauseArgs, pausing: bool) -> anyhow::Result<i32> {
     let store = open(global)?;
+    let named = super::latest::containers(&store, args.latest, args.all, &args.containers)?;
     let keys: Vec<String> = if args.all {
         let want = if pausing {
             ContainerState::Running
@@ -130,10 +162,10 @@ pub fn pause(global: &GlobalOptions, args: &PauseArgs, pausing: bool) -> anyhow:
             }
         }
         ids
-    } else if args.containers.is_empty() {
+    } else if named.is_empty() {
         anyhow::bail!("specify one or more containers, or --all");
     } else {
-        args.containers.clone()
+        named
     };
     let mut failed: Option<ContainerError> = None;
     for key in &keys {

@@ -15,6 +15,7 @@ mod generate;
 mod human;
 mod image;
 mod inspect;
+mod latest;
 mod lifecycle;
 mod limits;
 mod listing;

@@ -177,12 +177,6 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(setup_err("creating the cgroup namespace"))?;
     }
-    if cfg.new_userns {
-        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .map_err(setup_err("becoming root in the user namespace (setgid 0)"))?;
-        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .map_err(setup_err("becoming root in the user namespace (setuid 0)"))?;
-    }
     nix::unistd::setsid().map_err(setup_err("setsid"))?;
     if let Some((out, err)) = cfg.output {
         for (fd, target) in [(out, 1), (err, 2)] {
@@ -191,7 +185,13 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
                 .map_err(setup_err("connecting the output pipes"))?;
         }
     }
-    mounts::execute(&mut RealSys, cfg.steps).map_err(Failure::Setup)?;
+    if cfg.new_userns {
+        // Root of the nested namespace only once the mount sources are pinned (see there).
+        mounts::execute_nested(&mut RealSys, cfg.steps, become_nested_root)
+    } else {
+        mounts::execute(&mut RealSys, cfg.steps)
+    }
+    .map_err(Failure::Setup)?;
     if cfg.terminal {
         terminal(cfg.process, chan)?;
     } else if let Some(fd) = cfg.input {
@@ -223,6 +223,20 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
     security::apply_compiled(cfg.process, cfg.seccomp)
         .map_err(|e| Failure::Setup(format!("applying security settings: {e}")))?;
     Ok(())
+}
+
+/// Becomes root (uid and gid 0) of the nested user namespace.
+fn become_nested_root() -> Result<(), String> {
+    let zero = |what: &str, e: Errno| {
+        format!(
+            "becoming root in the user namespace ({what} 0): {}",
+            e.desc()
+        )
+    };
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .map_err(|e| zero("setgid", e))?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .map_err(|e| zero("setuid", e))
 }
 
 pub(crate) fn dup_onto(fd: &OwnedFd, target: i32) -> Result<(), Failure> {

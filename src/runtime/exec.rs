@@ -173,7 +173,7 @@ pub fn exec(
         interactive: opts.interactive,
         ..Default::default()
     };
-    wait_with(spawned, &signals, &launch).map(Some)
+    wait_with(spawned, &signals, &launch, None).map(Some)
 }
 
 /// Reads the sync channel until the command runs (EOF); returns the pty master if one came.

@@ -71,14 +71,93 @@ fn join(root: &Path, parts: &[String]) -> PathBuf {
 
 /// Runs `steps` in order; the error names the step that failed and the errno.
 pub fn execute(sys: &mut dyn Sys, steps: &[Step]) -> Result<(), String> {
-    let mut root = PathBuf::from("/");
-    for step in steps {
+    run_all(sys, steps, steps, PathBuf::from("/"))
+}
+
+/// Runs `steps` from `root`, naming a failure by the matching step of `labels`.
+fn run_all(
+    sys: &mut dyn Sys,
+    steps: &[Step],
+    labels: &[Step],
+    mut root: PathBuf,
+) -> Result<(), String> {
+    for (step, label) in steps.iter().zip(labels) {
         if let Step::BindRootfs { rootfs } = step {
             root = rootfs.clone();
         }
-        run_step(sys, step, &mut root).map_err(|e| format!("{step}: {e}"))?;
+        run_step(sys, step, &mut root).map_err(|e| format!("{label}: {e}"))?;
     }
     Ok(())
+}
+
+/// Runs `steps` in a nested user namespace (`--userns=keep-id`). Its root cannot search a
+/// 0700 directory above the storage or run root whose group is not mapped in it (`install -d
+/// -m 0700` leaves group root), while the caller, still the directory's owner until
+/// `become_root`, can. So the steps up to binding the rootfs run first; then the bound rootfs
+/// and every bind source are opened with `O_PATH` (in this mount namespace) and the other
+/// steps, run after `become_root`, reach them through `/proc/self/fd/N` — a magic link, whose
+/// target is reached without searching the directories above it.
+pub fn execute_nested(
+    sys: &mut dyn Sys,
+    steps: &[Step],
+    become_root: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let split = steps
+        .iter()
+        .position(|s| matches!(s, Step::BindRootfs { .. }))
+        .map_or(0, |i| i + 1);
+    let (early, late) = steps.split_at(split);
+    run_all(sys, early, early, PathBuf::from("/"))?;
+    let mut fds = Vec::new();
+    let root = match early.last() {
+        Some(step @ Step::BindRootfs { rootfs }) => {
+            pin(rootfs, &mut fds, false).map_err(|e| format!("{step}: {e}"))?
+        }
+        _ => PathBuf::from("/"),
+    };
+    let rewritten: Vec<Step> = late
+        .iter()
+        .map(|step| {
+            Ok(match step {
+                Step::Bind {
+                    source,
+                    dest,
+                    flags,
+                    propagation,
+                } => Step::Bind {
+                    source: pin(source, &mut fds, true).map_err(|e| format!("{step}: {e}"))?,
+                    dest: dest.clone(),
+                    flags: *flags,
+                    propagation: *propagation,
+                },
+                Step::PivotRoot { .. } => Step::PivotRoot {
+                    rootfs: root.clone(),
+                },
+                other => other.clone(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    become_root()?;
+    run_all(sys, &rewritten, late, root)
+}
+
+/// Opens `path` with `O_PATH` into `fds` and returns the `/proc/self/fd/N` path that reaches
+/// it. With `typed`, a directory's path ends in `/.` so it reads as a directory where the bare
+/// magic link reads as a symlink (a file: what a bind treats as a file mount point).
+fn pin(path: &Path, fds: &mut Vec<std::os::fd::OwnedFd>, typed: bool) -> Result<PathBuf, String> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsRawFd;
+    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| format!("opening {}: {}", path.display(), e.desc()))?;
+    let mut pinned = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    if typed
+        && nix::sys::stat::fstat(&fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    {
+        pinned.push(".");
+    }
+    fds.push(fd);
+    Ok(pinned)
 }
 
 fn errno(what: &str) -> impl Fn(Errno) -> String + '_ {

@@ -108,7 +108,12 @@ impl Sys for Fake {
         Ok(())
     }
     fn kind(&mut self, path: &Path) -> Option<Kind> {
-        self.kinds.get(path).copied()
+        // Pinned paths (execute_nested) are real descriptors of this test process.
+        match self.kinds.get(path) {
+            Some(k) => Some(*k),
+            None if path.starts_with("/proc/self/fd") => crate::runtime::sys::RealSys.kind(path),
+            None => None,
+        }
     }
     fn readlink(&mut self, path: &Path) -> nix::Result<PathBuf> {
         self.links.get(path).map(PathBuf::from).ok_or(Errno::EINVAL)
@@ -271,5 +276,77 @@ fn a_failing_step_is_named_with_its_errno() {
     assert!(
         missing.contains("bind-mounting /nope on /x: source /nope does not exist"),
         "{missing}"
+    );
+}
+
+#[test]
+fn nested_setup_pins_the_rootfs_and_bind_sources_before_becoming_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rootfs, data, file) = (
+        dir.path().join("rootfs"),
+        dir.path().join("data"),
+        dir.path().join("hosts"),
+    );
+    std::fs::create_dir(&rootfs).expect("mkdir");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::write(&file, "x").expect("write");
+    let bind = |source: &Path, dest: &str| Step::Bind {
+        source: source.to_path_buf(),
+        dest: dest.into(),
+        flags: MsFlags::MS_BIND,
+        propagation: None,
+    };
+    let steps = vec![
+        Step::MakePrivate,
+        Step::BindRootfs {
+            rootfs: rootfs.clone(),
+        },
+        bind(&data, "/data"),
+        bind(&file, "/etc/hosts"),
+        Step::PivotRoot {
+            rootfs: rootfs.clone(),
+        },
+    ];
+    let mut fake = Fake::default();
+    let mut became_root = false;
+    execute_nested(&mut fake, &steps, || {
+        became_root = true;
+        Ok(())
+    })
+    .expect("setup");
+    let bound =
+        |c: &String| c.starts_with(&format!("mount {} {}", rootfs.display(), rootfs.display()));
+    assert!(fake.calls.iter().take(2).any(bound), "{:?}", fake.calls);
+    assert!(became_root);
+    let rest: Vec<&String> = fake.calls.iter().skip(2).collect();
+    // The rootfs and the sources are reached through /proc/self/fd: a directory with "/.", a
+    // file as the bare magic link (a file mount point is created for it).
+    assert!(
+        rest.iter().any(|c| c.starts_with("mount /proc/self/fd/")
+            && c.contains("/. /proc/self/fd/")
+            && c.contains("/data ")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter()
+            .any(|c| c.starts_with("touch /proc/self/fd/") && c.ends_with("/etc/hosts")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter()
+            .all(|c| !c.contains(&*dir.path().to_string_lossy())),
+        "nothing after the rootfs bind searches the real paths: {rest:?}"
+    );
+    // A failure names the step as planned, not the /proc path.
+    let steps = vec![
+        Step::BindRootfs {
+            rootfs: rootfs.clone(),
+        },
+        bind(&dir.path().join("missing"), "/m"),
+    ];
+    let err = execute_nested(&mut Fake::default(), &steps, || Ok(())).expect_err("missing");
+    assert!(
+        err.starts_with("bind-mounting ") && err.contains("missing: "),
+        "{err}"
     );
 }

@@ -1,6 +1,9 @@
 //! Running a container in the foreground: [`spawn`](super::spawn::spawn) it (clone, id maps,
-//! sync channel), then wait with `waitpid` while forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container and
-//! copying the terminal, and returns the exit status (128+signal for a signal death).
+//! sync channel), then wait with `waitpid` while forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+//! SIGUSR1 and SIGUSR2 to the container and copying the terminal, and returns the exit status
+//! (128+signal for a signal death). A [`Tee`] gets a copy of the container's output (its log):
+//! the pty stream (as stdout), or its stdout and stderr pipes, which are copied to the
+//! caller's stdout and stderr and drained after the exit.
 //!
 //! The caller must be single-threaded (the child is a raw clone of it): the CLI, before any
 //! thread starts, or a freshly forked process.
@@ -8,6 +11,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -19,6 +23,11 @@ use oci_spec::runtime::Spec;
 pub use super::spawn::LaunchOptions;
 use super::spawn::{spawn, Spawned};
 use super::{tty, RuntimeError};
+use crate::monitor::logs::Stream;
+
+/// Where a foreground run's output is copied besides the caller's stdio (the container's
+/// log); `None` copies nothing.
+pub type Tee<'a> = Option<&'a mut dyn FnMut(Stream, &[u8])>;
 
 /// Signals forwarded to the container's pid 1.
 pub const FORWARDED: &[Signal] = &[
@@ -165,36 +174,134 @@ fn wait_plain(signals: &Signals, child: Pid) -> Result<i32, RuntimeError> {
 /// (128+signal for a signal death).
 pub fn wait(spawned: Spawned, opts: &LaunchOptions) -> Result<i32, RuntimeError> {
     let signals = Signals::install()?;
-    wait_with(spawned, &signals, opts)
+    wait_with(spawned, &signals, opts, None)
 }
 
 pub(crate) fn wait_with(
     spawned: Spawned,
     signals: &Signals,
     opts: &LaunchOptions,
+    mut tee: Tee<'_>,
 ) -> Result<i32, RuntimeError> {
     let child = spawned.pid;
-    match spawned.master {
-        Some(master) => {
-            // SAFETY: stdin outlives this call.
-            let stdin = unsafe { BorrowedFd::borrow_raw(0) };
-            let _raw = tty::RawMode::enable(stdin);
-            let mut failure = None;
-            let code = tty::copy_loop(&master, opts.interactive, signals.read.as_fd(), || {
-                match handle_signals(signals, child, Some(master.as_fd())) {
-                    Ok(code) => code,
-                    Err(e) => {
-                        failure = Some(e);
-                        Some(crate::error::EXIT_ENGINE)
-                    }
+    // The network helper lives until the container is gone.
+    let _helper = spawned.helper;
+    if let Some(master) = spawned.master {
+        // SAFETY: stdin outlives this call.
+        let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        let _raw = tty::RawMode::enable(stdin);
+        let mut failure = None;
+        let mut log = |data: &[u8]| {
+            if let Some(t) = tee.as_mut() {
+                t(Stream::Stdout, data);
+            }
+        };
+        let code = tty::copy_loop(
+            &master,
+            opts.interactive,
+            signals.read.as_fd(),
+            &mut log,
+            || match handle_signals(signals, child, Some(master.as_fd())) {
+                Ok(code) => code,
+                Err(e) => {
+                    failure = Some(e);
+                    Some(crate::error::EXIT_ENGINE)
                 }
-            });
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(code),
+            },
+        );
+        return match failure {
+            Some(e) => Err(e),
+            None => Ok(code),
+        };
+    }
+    let sources: Vec<(OwnedFd, Stream)> = [
+        (spawned.stdout, Stream::Stdout),
+        (spawned.stderr, Stream::Stderr),
+    ]
+    .into_iter()
+    .filter_map(|(fd, s)| fd.map(|fd| (fd, s)))
+    .collect();
+    if sources.is_empty() {
+        return wait_plain(signals, child);
+    }
+    wait_piped(signals, child, sources, tee)
+}
+
+/// Copies what is available on `fd` to the caller's stream and `tee`; false at end of file.
+fn copy_out(fd: BorrowedFd<'_>, stream: Stream, tee: &mut Tee<'_>, buf: &mut [u8]) -> bool {
+    // SAFETY: the standard streams outlive this call.
+    let out = unsafe { BorrowedFd::borrow_raw(if stream == Stream::Stdout { 1 } else { 2 }) };
+    loop {
+        match nix::unistd::read(fd, buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if let Some(t) = tee.as_mut() {
+                    t(stream, &buf[..n]);
+                }
+                // The reader went away (`| head`): close the pipe so the container gets
+                // EPIPE/SIGPIPE as it would writing to the caller's stream itself.
+                if tty::write_all(out, &buf[..n]) == Err(Errno::EPIPE) {
+                    return false;
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Waits for a container whose stdout and stderr are pipes: copies them to the caller's and to
+/// `tee` meanwhile, and drains them after the exit (the rest of the container dies with pid 1,
+/// so they close at once; two seconds at most).
+fn wait_piped(
+    signals: &Signals,
+    child: Pid,
+    mut sources: Vec<(OwnedFd, Stream)>,
+    mut tee: Tee<'_>,
+) -> Result<i32, RuntimeError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    for (fd, _) in &sources {
+        tty::set_nonblocking(fd.as_fd());
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut deadline = None;
+    loop {
+        if deadline.is_none() {
+            if let Some(code) = handle_signals(signals, child, None)? {
+                deadline = Some((code, std::time::Instant::now() + Duration::from_secs(2)));
             }
         }
-        None => wait_plain(signals, child),
+        if let Some((code, until)) = deadline {
+            if sources.is_empty() || std::time::Instant::now() >= until {
+                return Ok(code);
+            }
+        }
+        let mut fds = vec![PollFd::new(signals.read.as_fd(), PollFlags::POLLIN)];
+        fds.extend(
+            sources
+                .iter()
+                .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
+        );
+        let timeout = if deadline.is_some() {
+            PollTimeout::from(100u8)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys("waiting for the container's output", e)),
+        }
+        let ready: Vec<bool> = fds[1..]
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let mut open = ready.iter();
+        sources.retain(|(fd, stream)| {
+            !open.next().copied().unwrap_or(false)
+                || copy_out(fd.as_fd(), *stream, &mut tee, &mut buf)
+        });
     }
 }
 
@@ -207,19 +314,21 @@ pub fn run_foreground(
     bundle: &Path,
     opts: &LaunchOptions,
 ) -> Result<i32, RuntimeError> {
-    run_foreground_with(spec, bundle, opts, |_| {})
+    run_foreground_with(spec, bundle, opts, |_| {}, None)
 }
 
 /// [`run_foreground`], calling `started` once the command runs (the engine records the pid and
-/// cgroup there).
+/// cgroup there), with `tee` getting a copy of the output (see [`Tee`]; it needs
+/// [`LaunchOptions::pipes`] for a container without a terminal).
 pub fn run_foreground_with(
     spec: &Spec,
     bundle: &Path,
     opts: &LaunchOptions,
     started: impl FnOnce(&Spawned),
+    tee: Tee<'_>,
 ) -> Result<i32, RuntimeError> {
     let signals = Signals::install()?;
     let spawned = spawn(spec, bundle, opts)?;
     started(&spawned);
-    wait_with(spawned, &signals, opts)
+    wait_with(spawned, &signals, opts, tee)
 }

@@ -39,6 +39,10 @@ pub struct LaunchOptions {
     /// mode) instead of inheriting the caller's, and with `interactive` its stdin too. Ignored
     /// with a terminal (the pty carries all three).
     pub pipes: bool,
+    /// With [`LaunchOptions::pipes`], leave stdin the caller's instead of a pipe (a foreground
+    /// run tees only the output into the log).
+    #[serde(default)]
+    pub keep_stdin: bool,
     /// The network helper to start for the container's fresh network namespace, awaited
     /// before the container runs (pasta or slirp4netns; `None` for other modes).
     pub network: Option<crate::network::Attach>,
@@ -120,7 +124,7 @@ pub fn spawn(spec: &Spec, bundle: &Path, opts: &LaunchOptions) -> Result<Spawned
     } else {
         None
     };
-    let input = if opts.pipes && opts.interactive && !terminal {
+    let input = if opts.pipes && opts.interactive && !opts.keep_stdin && !terminal {
         Some(
             nix::unistd::pipe2(OFlag::O_CLOEXEC)
                 .map_err(|e| RuntimeError::sys("creating the container's stdin pipe", e))?,

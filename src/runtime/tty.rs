@@ -53,7 +53,7 @@ pub fn copy_window_size(master: BorrowedFd<'_>) {
     }
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) {
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     if let Ok(bits) = fcntl(fd, FcntlArg::F_GETFL) {
         let flags = OFlag::from_bits_truncate(bits) | OFlag::O_NONBLOCK;
@@ -62,7 +62,7 @@ fn set_nonblocking(fd: BorrowedFd<'_>) {
 }
 
 /// Writes all of `buf` to `fd`, waiting when it is non-blocking and full.
-fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
             Ok(n) => buf = &buf[n..],
@@ -78,11 +78,13 @@ fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
 }
 
 /// The terminal copy loop. Returns when `on_signal` (called when `signals` is readable)
-/// returns `Some(code)`; then drains what the container still wrote to the master.
+/// returns `Some(code)`; then drains what the container still wrote to the master. Everything
+/// read from the master is also handed to `tee` (the container's log).
 pub fn copy_loop(
     master: &OwnedFd,
     stdin_enabled: bool,
     signals: BorrowedFd<'_>,
+    tee: &mut dyn FnMut(&[u8]),
     mut on_signal: impl FnMut() -> Option<i32>,
 ) -> i32 {
     set_nonblocking(master.as_fd());
@@ -101,7 +103,7 @@ pub fn copy_loop(
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
-            Err(_) => return drain_then(master, stdout, &mut buf, on_signal()),
+            Err(_) => return drain_then(master, stdout, tee, &mut buf, on_signal()),
             Ok(_) => {}
         }
         let ready = |i: usize| {
@@ -117,6 +119,7 @@ pub fn copy_loop(
                 Ok(0) | Err(Errno::EIO) => master_open = false,
                 Ok(n) => {
                     let _ = write_all(stdout, &buf[..n]);
+                    tee(&buf[..n]);
                 }
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
                 Err(_) => master_open = false,
@@ -136,17 +139,24 @@ pub fn copy_loop(
         }
         if sig_ready {
             if let Some(code) = on_signal() {
-                return drain_then(master, stdout, &mut buf, Some(code));
+                return drain_then(master, stdout, tee, &mut buf, Some(code));
             }
         }
     }
 }
 
-fn drain_then(master: &OwnedFd, stdout: BorrowedFd<'_>, buf: &mut [u8], code: Option<i32>) -> i32 {
+fn drain_then(
+    master: &OwnedFd,
+    stdout: BorrowedFd<'_>,
+    tee: &mut dyn FnMut(&[u8]),
+    buf: &mut [u8],
+    code: Option<i32>,
+) -> i32 {
     loop {
         match nix::unistd::read(master.as_fd(), buf) {
             Ok(n) if n > 0 => {
                 let _ = write_all(stdout, &buf[..n]);
+                tee(&buf[..n]);
             }
             Err(Errno::EINTR) => {}
             _ => break,

@@ -104,7 +104,7 @@ fn json_file(rig: &Rig) {
 }
 
 /// A datagram socket the test user may write to, in the suite dir.
-fn journal_socket(rig: &Rig, name: &str) -> (UnixDatagram, String) {
+pub(crate) fn journal_socket(rig: &Rig, name: &str) -> (UnixDatagram, String) {
     let dir = rig.dir().join(format!("journal-{name}"));
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -117,7 +117,7 @@ fn journal_socket(rig: &Rig, name: &str) -> (UnixDatagram, String) {
 }
 
 /// Native-protocol fields, binary-safe form included.
-fn fields(mut d: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn fields(mut d: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     while !d.is_empty() {
         let end = d

@@ -25,6 +25,10 @@ pub fn tests() -> Vec<Trial> {
         support::test("run::create_then_start_attach", create_start),
         support::test("run::invalid_names_are_refused", bad_name),
         support::root_only("run::keep_id_shows_the_users_uid", keep_id),
+        support::root_only(
+            "run::keep_id_under_a_0700_root_group_dir",
+            keep_id_private_parent,
+        ),
         support::test("run::init_reaps_and_forwards_signals", init),
         support::test("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
     ]
@@ -301,6 +305,57 @@ fn keep_id(rig: &Rig) {
         (user.uid(), user.gid()),
         "files the container writes belong to the user on the host"
     );
+}
+
+/// The user's HOME, XDG_RUNTIME_DIR and store all live under a 0700 directory of group root
+/// (what `install -d -o USER -m 0700` makes): the nested namespace's root cannot search it, so
+/// the rootfs and bind sources must be reached without that search.
+fn keep_id_private_parent(rig: &Rig) {
+    use std::os::unix::fs::PermissionsExt;
+    let user = rig.user().isolated();
+    let base = user
+        .home()
+        .parent()
+        .map(|p| p.to_path_buf())
+        .expect("runner dir");
+    std::os::unix::fs::chown(&base, Some(user.uid()), Some(0)).expect("chown the runner dir");
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).expect("chmod 0700");
+    let meta = std::fs::metadata(&base).expect("stat");
+    assert_eq!(
+        (meta.mode() & 0o777, meta.gid()),
+        (0o700, 0),
+        "the layout under test"
+    );
+    let image = busybox(rig, &user);
+    let dir = user.home().join("mine");
+    user.sh(&format!(
+        "mkdir -p '{}' && echo host > '{0}/f'",
+        dir.display()
+    ))
+    .ok();
+    user.nook(&["volume", "create", "v1"]).ok();
+    let bind = format!("{}:/data", dir.display());
+    let out = run(
+        &user,
+        &image,
+        &["--userns=keep-id", "-v", &bind, "-v", "v1:/vol"],
+        "id -u; cat /data/f; touch /vol/made && ls /vol; grep -c . /etc/hostname",
+    );
+    assert_eq!(
+        out.ok(),
+        format!("{}\nhost\nmade\n1\n", user.uid()),
+        "keep-id works with the storage and run root under a 0700 root-group directory"
+    );
+    // Detached too: the monitor starts it through the same path.
+    let id = user
+        .nook(&["run", "-d", "--userns=keep-id", &image, "sleep", "30"])
+        .ok();
+    let id = id.trim();
+    assert_eq!(
+        user.nook(&["exec", id, "id", "-u"]).ok(),
+        format!("{}\n", user.uid())
+    );
+    user.nook(&["rm", "-f", "-t", "0", id]).ok();
 }
 
 fn init(rig: &Rig) {

@@ -293,6 +293,20 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The container created last, in any state (`--latest`; `ps -l` sorts the same way).
+pub fn latest(store: &Store) -> Result<ContainerRecord, ContainerError> {
+    store
+        .containers()
+        .list()?
+        .into_iter()
+        .max_by(|a, b| a.created.cmp(&b.created))
+        .ok_or_else(|| {
+            ContainerError::Other(
+                "no containers to act on with --latest: create or run one first".into(),
+            )
+        })
+}
+
 /// A container's create options, from its record.
 pub fn load_config(rec: &ContainerRecord) -> Result<CreateConfig, ContainerError> {
     serde_json::from_value(rec.config.clone()).map_err(|e| {

@@ -9,6 +9,8 @@ use super::etc_files::{self, ResolvedUser};
 use super::keep_id;
 use super::{load_config, ContainerError};
 use crate::image::install::layer_diff_dir;
+use crate::monitor::log_driver::{LogDriver, LogSetup, LogSink};
+use crate::monitor::logs::Stream;
 use crate::rootfs::{self, DriverKind};
 use crate::runtime::{self, LaunchOptions, RuntimeError, SeccompChoice, SpecOptions};
 use crate::store::{ContainerRecord, ContainerState, Durability, Store, StoreError};
@@ -263,8 +265,9 @@ pub fn start_attached(
     let layers = layer_dirs(store, &rec)?;
     let merged = rootfs::mount(kind, store, &rec.id, &layers)
         .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let log = super::logs::log_setup(store, &rec, &config);
     let outcome = prepare(store, &rec, &config, merged)
-        .and_then(|prepared| run_prepared(store, &rec, prepared, removing));
+        .and_then(|prepared| run_prepared(store, &rec, prepared, &log, removing));
     let unmounted = rootfs::unmount(kind, store, &rec.id);
     let outcome = outcome?;
     unmounted.map_err(|e| ContainerError::Other(e.to_string()))?;
@@ -341,6 +344,7 @@ pub fn prepare(
         seccomp_cache: Some(store.paths().run_root.join("seccomp")),
         init: config.init,
         pipes: false,
+        keep_stdin: false,
         network: super::network::attach_plan(store, rec, config),
         cgroup: placement,
     };
@@ -351,12 +355,45 @@ pub fn prepare(
     })
 }
 
+/// Opens the log of a foreground run: `None` when nothing is kept (`passthrough`, `none`: the
+/// container then writes straight to the caller's stdio, as it always does for those).
+fn open_log(setup: &LogSetup) -> Result<Option<LogSink>, ContainerError> {
+    match LogSink::open(setup) {
+        Ok(LogSink::Discard) => Ok(None),
+        Ok(sink) => Ok(Some(sink)),
+        Err(e) => {
+            let what = match setup.driver {
+                LogDriver::Journald => crate::monitor::journal::socket_path(),
+                _ => setup.path.clone(),
+            };
+            Err(ContainerError::Other(format!(
+                "opening the container log ({} driver) {}: {e}",
+                setup.driver.as_str(),
+                what.display()
+            )))
+        }
+    }
+}
+
+/// Runs a prepared container in the foreground; its output goes to the caller's stdio and,
+/// as Podman does, to its log driver too (the pty stream is logged as stdout).
 fn run_prepared(
     store: &Store,
     rec: &ContainerRecord,
-    prepared: Prepared,
+    mut prepared: Prepared,
+    log: &LogSetup,
     removing: bool,
 ) -> Result<StartOutcome, ContainerError> {
+    let mut sink = open_log(log)?;
+    if sink.is_some() {
+        prepared.launch.pipes = true;
+        prepared.launch.keep_stdin = true;
+    }
+    let mut write_log = |stream: Stream, data: &[u8]| {
+        if let Some(s) = sink.as_mut() {
+            let _ = s.write(stream, data);
+        }
+    };
     set_state(store, &rec.id, Durability::Volatile, |r| {
         r.state = ContainerState::Running;
         r.started_at = Some(crate::store::time::now_rfc3339());
@@ -380,6 +417,7 @@ fn run_prepared(
                 r.cgroup = path;
             });
         },
+        Some(&mut write_log),
     );
     let oom = super::cgroup::finish_run(prepared.launch.cgroup.as_ref(), cgroup.as_deref(), watch);
     let code = match &outcome {
