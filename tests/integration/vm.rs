@@ -88,7 +88,10 @@ fn make_job(job: &Path) -> Result<()> {
         }
     }
     if count == 0 {
-        bail!("no guest tests in {}/tests (NOOK_VM_ONLY={only:?})", vm.display());
+        bail!(
+            "no guest tests in {}/tests (NOOK_VM_ONLY={only:?})",
+            vm.display()
+        );
     }
     // The debug binary is ~150 MB, mostly debug info the guest never reads.
     let nook = job.join("nook");
