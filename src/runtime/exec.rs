@@ -2,9 +2,8 @@
 //! container's namespaces through `/proc/<pid>/ns/*` (its user namespace first when it is a
 //! nested one, then cgroup, ipc, uts, net, pid, mnt; one it already shares is skipped), then
 //! forks so the child is inside the pid namespace. The child enters the container's root,
-//! takes the container's `oom_score_adj`,
-//! takes a terminal from the container's devpts (`-t`), switches to the process user, changes
-//! to its working directory, applies its capabilities, no_new_privs and seccomp filter, and
+//! takes the container's `oom_score_adj` and a terminal from its devpts (`-t`), switches to
+//! the process user, changes to its working directory, applies its capabilities, no_new_privs and seccomp filter, and
 //! execs the command; failures come back over the sync channel as for `run` (126/127/125).
 //!
 //! The caller must be single-threaded (`setns` into a mount namespace requires it) and stays
