@@ -62,7 +62,7 @@ nook images --format '{{.Repository}}' | grep -q vm-busybox ||
 timed_read() { # SKIP_64K_BLOCKS NOOK_RUN_FLAGS...: "secs=S" or the output
     local skip=$1
     shift
-    nook run --rm --device /dev/vda "$@" "$image" sh -c \
+    nook run --rm -v /dev/vda:/dev/vda "$@" "$image" sh -c \
         'cat /sys/fs/cgroup/io.max 2>&1; a=$(cut -d" " -f1 /proc/uptime); dd if=/dev/vda of=/dev/null bs=64k count=64 skip='"$skip"' || exit 9; b=$(cut -d" " -f1 /proc/uptime); echo "secs=$a $b"' 2>&1 |
         awk '/^secs=/ { sub("secs=", ""); printf "secs=%.2f\n", $2 - $1; next } { print }'
 }
