@@ -4,7 +4,8 @@
 //! forks so the child is inside the pid namespace. The child enters the container's root,
 //! takes the container's `oom_score_adj` and a terminal from its devpts (`-t`), switches to
 //! the process user, changes to its working directory, applies its capabilities, no_new_privs
-//! and seccomp filter, and execs the command; failures come back over the sync channel as for `run` (126/127/125).
+//! and seccomp filter, and execs the command; failures come back over the sync channel as for
+//! `run` (126/127/125).
 //!
 //! The caller must be single-threaded (`setns` into a mount namespace requires it) and stays
 //! in the container's namespaces afterwards: it only waits, copies the terminal, and exits.
