@@ -2,9 +2,10 @@
 //! container's namespaces through `/proc/<pid>/ns/*` (its user namespace first when it is a
 //! nested one, then cgroup, ipc, uts, net, pid, mnt; one it already shares is skipped), then
 //! forks so the child is inside the pid namespace. The child enters the container's root,
-//! takes a terminal from the container's devpts (`-t`), switches to the process user, changes
-//! to its working directory, applies its capabilities, no_new_privs and seccomp filter, and
-//! execs the command; failures come back over the sync channel as for `run` (126/127/125).
+//! takes the container's `oom_score_adj` and a terminal from its devpts (`-t`), switches to
+//! the process user, changes to its working directory, applies its capabilities, no_new_privs
+//! and seccomp filter, and execs the command; failures come back over the sync channel as for
+//! `run` (126/127/125).
 //!
 //! The caller must be single-threaded (`setns` into a mount namespace requires it) and stays
 //! in the container's namespaces afterwards: it only waits, copies the terminal, and exits.
@@ -247,6 +248,14 @@ fn child_setup(s: &Setup<'_>, chan: &Channel) -> Result<(), Failure> {
     }
     nix::unistd::fchdir(s.root).map_err(child::setup_err("entering the container's root"))?;
     nix::unistd::chroot(".").map_err(child::setup_err("chroot into the container's root"))?;
+    if let Some(adj) = s.process.oom_score_adj() {
+        // The container's own value (`--oom-score-adj`), as its pid 1 got it.
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            Failure::Setup(format!(
+                "setting oom_score_adj {adj} (/proc/self/oom_score_adj): {e}"
+            ))
+        })?;
+    }
     nix::unistd::setsid().map_err(child::setup_err("setsid"))?;
     if s.tty {
         child::terminal(s.process, chan)?;

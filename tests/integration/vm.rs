@@ -10,7 +10,8 @@
 //!
 //! Needs root and qemu-system-x86, qemu-utils, debootstrap, e2fsprogs, cpio (test.sh installs
 //! them); without them the trial is skipped, loudly, saying what is missing. `NOOK_VM_SKIP=1`
-//! skips it on purpose; `NOOK_VM_KEEP=1` keeps the job and result dirs and prints their path.
+//! skips it on purpose; `NOOK_VM_KEEP=1` keeps the job and result dirs and prints their path;
+//! `NOOK_VM_ONLY=PREFIX` ships only the guest tests whose file name starts with PREFIX.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,17 +75,23 @@ fn make_job(job: &Path) -> Result<()> {
     copy(&vm.join("suite.sh"), &job.join("run.sh"))?;
     copy(&vm.join("lib.sh"), &job.join("lib.sh"))?;
     std::fs::create_dir_all(job.join("tests"))?;
+    // NOOK_VM_ONLY=35- ships only the guest tests whose name starts with it (iterating on one).
+    let only = std::env::var("NOOK_VM_ONLY").unwrap_or_default();
     let mut count = 0;
     for entry in std::fs::read_dir(vm.join("tests")).context("reading tests/vm/tests")? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "sh") {
-            let name = path.file_name().context("test file name")?;
+        let name = path.file_name().context("test file name")?;
+        let wanted = name.to_string_lossy().starts_with(only.as_str());
+        if wanted && path.extension().is_some_and(|e| e == "sh") {
             copy(&path, &job.join("tests").join(name))?;
             count += 1;
         }
     }
     if count == 0 {
-        bail!("no guest tests in {}/tests", vm.display());
+        bail!(
+            "no guest tests in {}/tests (NOOK_VM_ONLY={only:?})",
+            vm.display()
+        );
     }
     // The debug binary is ~150 MB, mostly debug info the guest never reads.
     let nook = job.join("nook");
