@@ -27,8 +27,13 @@ ms() { python3 -c "import sys; print('%.0f' % ((float(sys.argv[2]) - float(sys.a
     echo "|---|---|---|---|"
     clean
     bench_pair '`ps -a`, no containers' ps-0 "$nook ps -a" "$podman ps -a" --warmup 3 --runs "$runs"
-    bench_pair '`run -d busybox sleep`' run-d \
-        "$nook run -d $img sleep 1000" "$podman run -d --network none $img sleep 1000" \
+    bench_pair '`run -d --network none busybox sleep`' run-d \
+        "$nook run -d --network none $img sleep 1000" "$podman run -d --network none $img sleep 1000" \
+        --warmup 2 --runs "$runs"
+    clean
+    # Each with its default network: nook pasta, Podman 4.3 slirp4netns.
+    bench_pair '`run -d busybox sleep`, default network' run-d-net \
+        "$nook run -d $img sleep 1000" "$podman run -d $img sleep 1000" \
         --warmup 2 --runs "$runs"
     clean
     bench_pair '`create busybox true`' create \
