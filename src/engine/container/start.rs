@@ -34,10 +34,9 @@ fn read_in_root(root: &Path, path: &str) -> Option<String> {
 
 /// The rootfs driver a container was created with.
 pub fn driver_kind(config: &CreateConfig, store: &Store) -> Result<DriverKind, ContainerError> {
-    match config.storage_driver.as_str() {
-        "overlay" => Ok(DriverKind::Overlay),
-        "vfs" => Ok(DriverKind::Vfs),
-        _ => rootfs::choose_driver(store).map_err(|e| ContainerError::Other(e.to_string())),
+    match DriverKind::from_name(&config.storage_driver) {
+        Some(kind) => Ok(kind),
+        None => rootfs::choose_driver(store).map_err(|e| ContainerError::Other(e.to_string())),
     }
 }
 
