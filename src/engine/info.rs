@@ -187,7 +187,11 @@ pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, I
     let (driver, reason) = match crate::rootfs::driver::explain(&store, || overlay) {
         Ok(c) => (c.kind.as_str().to_string(), c.reason),
         Err(e) => (
-            store.storage_driver().map(|d| d.as_str()).unwrap_or_default().to_string(),
+            store
+                .storage_driver()
+                .map(|d| d.as_str())
+                .unwrap_or_default()
+                .to_string(),
             format!("unusable: {e}"),
         ),
     };

@@ -52,7 +52,10 @@ pub fn choose_with_reason(store: &Store) -> Result<Choice, RootfsError> {
 
 /// The choice given whether kernel overlayfs mounts (`overlay_mounts`, asked only when no
 /// driver is configured; `nook info` passes its own probe's answer).
-pub fn explain(store: &Store, overlay_mounts: impl FnOnce() -> bool) -> Result<Choice, RootfsError> {
+pub fn explain(
+    store: &Store,
+    overlay_mounts: impl FnOnce() -> bool,
+) -> Result<Choice, RootfsError> {
     if let Some(d) = store.storage_driver() {
         let kind = DriverKind::from_storage_driver(d)?;
         let from = if store.config().storage.driver == Some(d) {
@@ -183,10 +186,18 @@ mod tests {
         } else {
             assert_eq!(c.kind, DriverKind::Vfs);
         }
-        assert!(c.reason.starts_with("probed: kernel overlayfs refused on "), "{}", c.reason);
+        assert!(
+            c.reason.starts_with("probed: kernel overlayfs refused on "),
+            "{}",
+            c.reason
+        );
         let c = explain(&s, || true).expect("choice");
         assert_eq!(c.kind, DriverKind::Overlay);
-        assert!(c.reason.starts_with("probed: kernel overlayfs mounts on "), "{}", c.reason);
+        assert!(
+            c.reason.starts_with("probed: kernel overlayfs mounts on "),
+            "{}",
+            c.reason
+        );
         // A configured driver is not probed at all.
         let s = store(tmp.path(), Some("vfs"));
         assert_eq!(

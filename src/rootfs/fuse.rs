@@ -13,6 +13,7 @@
 //! whose root answers ENOTCONN: [`super::mounts::unmount_all`] detaches it lazily and
 //! [`super::mount`] mounts afresh over it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -35,6 +36,7 @@ pub fn mount_served(
     // Not current_exe(): /proc/self/exe still executes when the binary was replaced meanwhile.
     let exe = Path::new("/proc/self/exe");
     let out = Command::new(exe)
+        .arg0("nook")
         .arg(SERVER_COMMAND)
         .arg("-o")
         .arg(&options)
@@ -107,8 +109,13 @@ mod tests {
     #[test]
     fn options_use_fuse_overlayfs_syntax_and_refuse_separators() {
         let l = [PathBuf::from("/g/l/a/diff"), PathBuf::from("/g/l/b/diff")];
-        let o = mount_program_options(&l, Path::new("/c/upper"), Path::new("/c/work"), Path::new("/m"))
-            .expect("options");
+        let o = mount_program_options(
+            &l,
+            Path::new("/c/upper"),
+            Path::new("/c/work"),
+            Path::new("/m"),
+        )
+        .expect("options");
         assert_eq!(
             o,
             "lowerdir=/g/l/a/diff:/g/l/b/diff,upperdir=/c/upper,workdir=/c/work"

@@ -97,7 +97,10 @@ fn driver_names_and_fuse() {
     );
     assert_eq!(DriverKind::FuseOverlay.as_str(), "fuse-overlay");
     assert_eq!(DriverKind::from_name("fuse"), Some(DriverKind::FuseOverlay));
-    assert_eq!(DriverKind::from_name("fuse-overlay"), Some(DriverKind::FuseOverlay));
+    assert_eq!(
+        DriverKind::from_name("fuse-overlay"),
+        Some(DriverKind::FuseOverlay)
+    );
     assert_eq!(DriverKind::from_name("zfs"), None);
     let fuse = DriverKind::from_storage_driver(StorageDriver::Fuse);
     if OverlayXattr::for_current_process() == OverlayXattr::Trusted {

@@ -246,7 +246,10 @@ mod tests {
         let c = NookConfig::load(&[sys, missing, user]).unwrap();
         assert_eq!(c.storage.driver, Some(StorageDriver::Fuse));
         assert_eq!(StorageDriver::Fuse.as_str(), "fuse-overlay");
-        assert_eq!("fuse-overlay".parse::<StorageDriver>().ok(), Some(StorageDriver::Fuse));
+        assert_eq!(
+            "fuse-overlay".parse::<StorageDriver>().ok(),
+            Some(StorageDriver::Fuse)
+        );
         assert_eq!(c.storage.graphroot, Some(PathBuf::from("/g")));
         assert_eq!(c.log_level(), LogLevel::Debug);
         assert_eq!(c.engine.cgroup_manager, None);
