@@ -19,6 +19,7 @@ mod completion;
 mod fake_registry;
 mod fuse;
 mod fuse_diff;
+mod fuse_driver;
 mod import;
 mod keeper;
 mod layer_apply;
@@ -73,6 +74,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
     tests.extend(fuse::tests());
+    tests.extend(fuse_driver::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
