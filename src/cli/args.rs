@@ -176,7 +176,7 @@ pub enum Command {
     /// Create a new image from a container's changes
     Commit(super::commit::CommitArgs),
     /// Build an image using instructions from Containerfiles
-    Build(Pending),
+    Build(super::build::BuildArgs),
     /// Log in to a container registry
     Login(super::login::LoginArgs),
     /// Log out of a container registry
@@ -393,6 +393,8 @@ pub enum ImageCommand {
     Load(super::archive::LoadArgs),
     /// Import a tarball to create a filesystem image
     Import(super::push::ImportArgs),
+    /// Build an image using instructions from Containerfiles
+    Build(super::build::BuildArgs),
 }
 
 #[derive(Debug, Subcommand)]

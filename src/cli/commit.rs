@@ -56,7 +56,7 @@ pub struct CommitArgs {
 }
 
 /// `SOURCE_DATE_EPOCH` when set: seconds since the epoch.
-fn source_date_epoch() -> anyhow::Result<Option<i64>> {
+pub(super) fn source_date_epoch() -> anyhow::Result<Option<i64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => v.trim().parse::<i64>().map(Some).map_err(|_| {
             anyhow::anyhow!("SOURCE_DATE_EPOCH=\"{v}\" is not a number of seconds since 1970")

@@ -164,6 +164,12 @@ pub fn images(global: &GlobalOptions, args: &ImagesArgs) -> anyhow::Result<i32> 
     }
     let filter = ImageFilter::parse(&filters)?;
     images.retain(|img| filter.matches(&store, img));
+    if !args.all {
+        // Build intermediates: untagged images another image was built from.
+        let parents: std::collections::HashSet<String> =
+            images.iter().filter_map(|i| i.parent.clone()).collect();
+        images.retain(|img| !(img.names.is_empty() && parents.contains(&img.id)));
+    }
     if args.quiet {
         for img in &images {
             println!("{}", short_id(&img.id, args.no_trunc));

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod args;
 mod attach;
+mod build;
 mod commit;
 pub mod complete;
 pub mod container;
@@ -219,6 +220,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Cp(args) => manage::cp(&global, &args),
         Command::Export(args) => manage::export(&global, &args),
         Command::Commit(args) => commit::commit(&global, &args),
+        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => {
+            build::build(&global, &args)
+        }
         Command::Exec(args) => attach::exec(&global, &args),
         Command::Attach(args) => attach::attach(&global, &args),
         Command::Restart(args) => attach::restart(&global, &args),

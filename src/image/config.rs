@@ -52,6 +52,38 @@ pub struct ContainerConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_build: Option<Vec<String>>,
+    /// Fields nook does not model (`ArgsEscaped`, `Domainname`, ...), kept verbatim.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `Healthcheck` of a container config: durations in nanoseconds, as Docker writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    /// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", command]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interval: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeout: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_period: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_interval: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `rootfs`: the DiffIDs, base first.
@@ -142,6 +174,16 @@ mod tests {
         assert_eq!(c.rootfs.diff_ids, vec![d]);
         assert!(c.history[0].empty_layer);
         assert!(c.extra.contains_key("docker_version"));
+        let text = r#"{"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":30000000000},"Shell":["/bin/bash","-c"],"OnBuild":["RUN x"],"ArgsEscaped":true}"#;
+        let cc: ContainerConfig = serde_json::from_str(text).expect("parses");
+        assert_eq!(
+            cc.healthcheck.as_ref().map(|h| h.interval),
+            Some(30_000_000_000)
+        );
+        assert_eq!(cc.on_build.as_deref(), Some(&["RUN x".to_string()][..]));
+        let back: serde_json::Value = serde_json::to_value(&cc).expect("encodes");
+        let want: serde_json::Value = serde_json::from_str(text).expect("json");
+        assert_eq!(back, want, "every field survives a round trip");
         let err = ImageConfig::parse(b"{\"os\":\"linux\"}", "img").expect_err("no rootfs");
         assert!(
             err.to_string().contains("image config of img is malformed"),

@@ -362,5 +362,6 @@ pub fn record_image(
         created: config.created.clone().unwrap_or_default(),
         size,
         config_digest: config_digest.to_string(),
+        ..Default::default()
     })
 }

@@ -439,6 +439,7 @@ mod tests {
             created: String::new(),
             size: 0,
             config_digest: format!("sha256:{}", "ab".repeat(32)),
+            ..Default::default()
         }
     }
 

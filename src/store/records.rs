@@ -181,6 +181,13 @@ pub struct ImageRecord {
     pub size: u64,
     /// `sha256:...` of the image config.
     pub config_digest: String,
+    /// Build cache: the image a build step started from (`nook build` intermediate images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Build cache: the key of the step that made this image from `parent` (expanded
+    /// instruction text and, for COPY/ADD, the content digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_key: Option<String>,
 }
 
 impl Record for ImageRecord {

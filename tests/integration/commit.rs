@@ -46,7 +46,7 @@ const CHANGES: &str = "echo new > /data/new && echo changed >> /data/mod && rm /
                        ln -s new /data/sym";
 
 /// One entry of a layer tar: type letter, path, uid, gid, link target.
-type Entry = (char, String, u64, u64, String);
+pub(crate) type Entry = (char, String, u64, u64, String);
 
 fn nook(user: &Runner, global: &[&str], args: &[&str]) -> String {
     let all: Vec<&str> = global.iter().chain(args).copied().collect();
@@ -55,6 +55,16 @@ fn nook(user: &Runner, global: &[&str], args: &[&str]) -> String {
 
 /// The entries of the top layer of `image`, read from an `oci-dir` save.
 fn top_layer(user: &Runner, global: &[&str], image: &str) -> Vec<Entry> {
+    top_layer_of(user, global, image, usize::MAX)
+}
+
+/// The entries of layer `index` (base 0; past the end: the top) of `image`.
+pub(crate) fn top_layer_of(
+    user: &Runner,
+    global: &[&str],
+    image: &str,
+    layer_index: usize,
+) -> Vec<Entry> {
     let dir = user
         .home()
         .join(format!("save-{}", image.replace([':', '/'], "-")));
@@ -77,7 +87,7 @@ fn top_layer(user: &Runner, global: &[&str], image: &str) -> Vec<Entry> {
     ));
     let layers = manifest["layers"].as_array().expect("layers");
     let top = blob(
-        layers.last().expect("a layer")["digest"]
+        layers.get(layer_index).or(layers.last()).expect("a layer")["digest"]
             .as_str()
             .expect("digest"),
     );

@@ -13,6 +13,7 @@ mod support;
 mod archive;
 mod attach;
 mod bench_seed;
+mod build;
 mod cli;
 mod commit;
 mod completion;
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(push::tests());
     tests.extend(import::tests());
     tests.extend(commit::tests());
+    tests.extend(build::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());

@@ -554,8 +554,8 @@ fn kitchen_sink_fixture_parses() {
     let adduser = cf
         .steps
         .iter()
-        .find(|s| s.original.contains("adduser"))
-        .expect("adduser step");
+        .find(|s| s.original.contains("/etc/passwd"))
+        .expect("the step adding the app user");
     assert!(
         !adduser.original.contains("comments inside"),
         "{}",

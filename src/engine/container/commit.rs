@@ -200,7 +200,7 @@ pub fn commit(
 
 /// Where the runtime mounts things in the container: the destinations in its last spec
 /// (`<container dir>/config.json`), the runtime's standard ones and the configured mounts.
-fn mount_destinations(dir: &std::path::Path, config: &CreateConfig) -> Vec<String> {
+pub(crate) fn mount_destinations(dir: &std::path::Path, config: &CreateConfig) -> Vec<String> {
     let mut out: Vec<String> = ["/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname"]
         .into_iter()
         .chain(["/etc/resolv.conf", "/run/.containerenv"])

@@ -346,7 +346,7 @@ fn placement(
 }
 
 /// Archives `src` of the container to `out` as `top` (see [`TarWalker::add`]).
-fn archive_from_container(
+pub(crate) fn archive_from_container(
     root: &Path,
     src: &str,
     top: &str,
@@ -377,7 +377,11 @@ fn open_host(path: &Path) -> Result<(OwnedFd, CString, bool), ContainerError> {
 }
 
 /// Unpacks `tar` into directory `dest` (already resolved; the applier treats it as its root).
-fn unpack(tar: impl Read, dest: BorrowedFd<'_>, what: &str) -> Result<(), ContainerError> {
+pub(crate) fn unpack(
+    tar: impl Read,
+    dest: BorrowedFd<'_>,
+    what: &str,
+) -> Result<(), ContainerError> {
     let at = PathBuf::from(format!("/proc/self/fd/{}", dest.as_raw_fd()));
     let report = apply_tar(tar, &at, &ApplyOptions::for_current_process())
         .map_err(|e| other(format!("{what}: {e}")))?;
@@ -388,7 +392,7 @@ fn unpack(tar: impl Read, dest: BorrowedFd<'_>, what: &str) -> Result<(), Contai
 }
 
 /// Streams what `produce` writes into `consume` through a pipe and a thread.
-fn pipe_through(
+pub(crate) fn pipe_through(
     produce: impl FnOnce(std::fs::File) -> Result<(), ContainerError> + Send,
     consume: impl FnOnce(std::fs::File) -> Result<(), ContainerError>,
 ) -> Result<(), ContainerError> {
@@ -406,7 +410,7 @@ fn pipe_through(
 }
 
 /// The container side's destination directory, resolved in its root.
-fn open_container_dir(root: &Path, path: &str) -> Result<OwnedFd, ContainerError> {
+pub(crate) fn open_container_dir(root: &Path, path: &str) -> Result<OwnedFd, ContainerError> {
     let root_fd = fsops::open_root(root).map_err(io_ctx(root.display()))?;
     let comps = fsops::clean(path.as_bytes(), true).unwrap_or_default();
     fsops::open_dir_in_root(root_fd.as_fd(), &comps, ResolveFlag::empty())
@@ -415,7 +419,7 @@ fn open_container_dir(root: &Path, path: &str) -> Result<OwnedFd, ContainerError
 
 /// Whether `path` in the container is a directory, something else, or absent (`None`),
 /// following symlinks inside the container root (a destination is written through them).
-fn container_kind(root: &Path, path: &str) -> Option<bool> {
+pub(crate) fn container_kind(root: &Path, path: &str) -> Option<bool> {
     let root_fd = fsops::open_root(root).ok()?;
     let comps = fsops::clean(path.as_bytes(), true).unwrap_or_default();
     match fsops::open_dir_in_root(root_fd.as_fd(), &comps, ResolveFlag::empty()) {

@@ -19,7 +19,7 @@ use uzers::os::unix::UserExt;
 pub type StartOutcome = Result<i32, RuntimeError>;
 
 /// Reads `path` (absolute inside the image) from `root` without following anything out of it.
-fn read_in_root(root: &Path, path: &str) -> Option<String> {
+pub(crate) fn read_in_root(root: &Path, path: &str) -> Option<String> {
     use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
     use std::io::Read;
     let dir = std::fs::File::open(root).ok()?;
