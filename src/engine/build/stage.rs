@@ -233,7 +233,7 @@ impl Builder<'_> {
                 .filter(|w| !w.is_empty())
                 .unwrap_or_else(|| "/".into()),
             env: run_env,
-            network: self.opts.network,
+            network: self.opts.network.clone(),
         };
         match &inst {
             Instruction::Run(r) => {

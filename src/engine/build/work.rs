@@ -69,7 +69,7 @@ impl<'s> Work<'s> {
             config: CreateConfig {
                 user: spec.user.clone(),
                 workdir: spec.workdir.clone(),
-                network: spec.network,
+                network: spec.network.clone(),
                 ..Default::default()
             },
             ..Default::default()
