@@ -46,9 +46,12 @@ pub fn fuse_usable() -> bool {
     std::fs::metadata("/dev/fuse").is_ok_and(|m| m.permissions().mode() & 0o006 == 0o006)
 }
 
+/// A test run under a driver.
+pub type DriverTest = fn(&Rig, Driver);
+
 /// One trial per driver for each `(name, test)`; the FUSE one is skipped, loudly, when
 /// `/dev/fuse` is not usable.
-pub fn per_driver(tests: &[(&str, fn(&Rig, Driver))]) -> Vec<Trial> {
+pub fn per_driver(tests: &[(&str, DriverTest)]) -> Vec<Trial> {
     let mut out = Vec::new();
     for &(name, f) in tests {
         out.push(super::test(name, move |rig| f(rig, Driver::Probed)));

@@ -284,6 +284,18 @@ fn shell_words(words: &[String]) -> String {
         .join(" ")
 }
 
+/// A mounted FUSE overlay may hold written pages in the kernel's cache (writeback): flush them
+/// to the upper dir before reading it. Not mounted: nothing is pending.
+fn flush_fuse(merged: &std::path::Path) {
+    if rootfs::mounts::is_mount_point(merged).unwrap_or(false) {
+        if let Ok(dir) = std::fs::File::open(merged) {
+            if let Err(e) = nix::unistd::syncfs(&dir) {
+                tracing::debug!("syncfs {}: {e}", merged.display());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,14 +336,3 @@ mod tests {
     }
 }
 
-/// A mounted FUSE overlay may hold written pages in the kernel's cache (writeback): flush them
-/// to the upper dir before reading it. Not mounted: nothing is pending.
-fn flush_fuse(merged: &std::path::Path) {
-    if rootfs::mounts::is_mount_point(merged).unwrap_or(false) {
-        if let Ok(dir) = std::fs::File::open(merged) {
-            if let Err(e) = nix::unistd::syncfs(&dir) {
-                tracing::debug!("syncfs {}: {e}", merged.display());
-            }
-        }
-    }
-}
