@@ -128,7 +128,7 @@ fn differential(rig: &Rig, subject: &str) {
             subject,
             &work.to_string_lossy(),
             &nook,
-            SEEDS,
+            &std::env::var("NOOK_FUSE_SEEDS").unwrap_or_else(|_| SEEDS.to_string()),
             OPS_PER_SEED,
             BUDGET_SECS,
         ],
