@@ -104,6 +104,13 @@ impl OverlayFs {
             .uid_map
             .to_disk(who.uid)
             .ok_or(Errno::EINVAL)?;
+        let gid_disk = self.settings.gid_map.to_disk(who.gid);
+        if uid == nix::unistd::geteuid().as_raw()
+            && gid_disk == Some(nix::unistd::getegid().as_raw())
+        {
+            // Already created with these ids (a setgid parent's group is kept either way).
+            return Ok(());
+        }
         let parent = self.lstat(0, ppath)?;
         let gid = if parent.st_mode & libc::S_ISGID != 0 {
             None
