@@ -135,7 +135,12 @@ fn config(opts: &MountOptions) -> Config {
         c.acl = SessionACL::All;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    c.n_threads = Some((cores * 2).clamp(2, 16));
+    // NOOK_FUSE_THREADS overrides the worker count (for benchmarking the request loop).
+    let threads = std::env::var("NOOK_FUSE_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(cores * 2);
+    c.n_threads = Some(threads.clamp(1, 16));
     c.clone_fd = true;
     c
 }

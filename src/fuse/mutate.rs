@@ -104,6 +104,13 @@ impl OverlayFs {
             .uid_map
             .to_disk(who.uid)
             .ok_or(Errno::EINVAL)?;
+        let gid_disk = self.settings.gid_map.to_disk(who.gid);
+        if uid == nix::unistd::geteuid().as_raw()
+            && gid_disk == Some(nix::unistd::getegid().as_raw())
+        {
+            // Already created with these ids (a setgid parent's group is kept either way).
+            return Ok(());
+        }
         let parent = self.lstat(0, ppath)?;
         let gid = if parent.st_mode & libc::S_ISGID != 0 {
             None
@@ -294,7 +301,11 @@ impl OverlayFs {
             match (src_dir, dst.kind == FileType::Directory) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !self.is_empty_dir(dst.ino.0)? => return Err(Errno::ENOTEMPTY),
+                (true, true) if !self.is_empty_dir(dst.ino.0)? => {
+                    return Err(self.refuse_not_empty(
+                        parent, name, src.ino.0, new_parent, new_name, dst.ino.0,
+                    ))
+                }
                 _ => {}
             }
         }
@@ -354,6 +365,37 @@ impl OverlayFs {
             n.layers = vec![0];
         }
         Ok(())
+    }
+
+    /// A directory rename onto a non-empty directory: ENOTEMPTY. Where the target is pure upper,
+    /// kernel overlayfs only learns that from the upper fs's rename, after it has copied the
+    /// parents up and made a pure-upper source opaque when it moves into a merged directory;
+    /// the same is done here so both upper dirs match.
+    fn refuse_not_empty(
+        &self,
+        parent: u64,
+        name: &[u8],
+        src: u64,
+        new_parent: u64,
+        new_name: &[u8],
+        dst: u64,
+    ) -> Errno {
+        let pure = |ino| self.node_info(ino).is_ok_and(|(_, l)| l == [0]);
+        if !pure(dst) || !pure(src) {
+            return Errno::ENOTEMPTY;
+        }
+        let moved = (|| {
+            let ppath = self.upper_parent(parent, name)?;
+            self.upper_parent(new_parent, new_name)?;
+            if self.node_info(new_parent)?.1.len() > 1 {
+                self.set_opaque(&layers::join(&ppath, name))?;
+            }
+            Ok::<(), Errno>(())
+        })();
+        if let Err(e) = moved {
+            tracing::debug!("fuse: rename onto a non-empty dir: {e:?}");
+        }
+        Errno::ENOTEMPTY
     }
 
     /// RENAME_EXCHANGE: both entries copied up (directories whole), swapped in the upper dir;

@@ -3,7 +3,7 @@
 //! dirs at the end ([`run`]); on a divergence, delta debugging ([`shrink`], ddmin) down to a
 //! minimal sequence that still diverges, printed as the reproducer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,8 +31,9 @@ fn show(o: &Outcome) -> String {
 }
 
 /// `mv`'s EXDEV fallback on the kernel side: refuse like rename(2) would on a non-empty or
-/// non-dir target, else copy the tree (`cp -a`) and remove the source.
-fn mv_fallback(root: &Path, from: &str, to: &str) -> Outcome {
+/// non-dir target, else copy the tree (`cp -a`) and remove the source. `upper` is the mount's
+/// upper dir (where hard links are told apart: see [`outside_links`]).
+fn mv_fallback(root: &Path, upper: &Path, from: &str, to: &str) -> Outcome {
     let (src, dst) = (root.join(from), root.join(to));
     if let Ok(md) = std::fs::symlink_metadata(&dst) {
         if !md.is_dir() {
@@ -49,11 +50,11 @@ fn mv_fallback(root: &Path, from: &str, to: &str) -> Outcome {
         .status();
     // Names outside the tree hard-linked to files inside it: a rename keeps those links
     // (nook's union renames), `cp` cannot, so they are re-linked to the copies below.
-    let outside = outside_links(root, &src);
+    let outside = outside_links(root, upper, Path::new(from));
     let rm = Command::new("rm").arg("-rf").arg("--").arg(&src).status();
     let mut relinked = Ok(());
     for (inside, other) in outside {
-        let copy = dst.join(&inside);
+        let (copy, other) = (dst.join(&inside), root.join(other));
         relinked = relinked
             .and(std::fs::remove_file(&other))
             .and(std::fs::hard_link(&copy, &other));
@@ -64,32 +65,38 @@ fn mv_fallback(root: &Path, from: &str, to: &str) -> Outcome {
     }
 }
 
-/// (path below `tree`, path elsewhere under `root`) of hard links crossing `tree`'s boundary.
-fn outside_links(root: &Path, tree: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+/// (path below `tree`, path elsewhere) of hard links crossing `tree`'s boundary, all relative
+/// to the mount `root`. Links are told apart by the UPPER file's (dev, ino): through the mount
+/// a copied-up file reports its lower origin's inode number while the other names of the same
+/// upper inode (linked after the copy-up) do not, so the mount's numbers would miss the pair.
+fn outside_links(root: &Path, upper: &Path, tree: &Path) -> Vec<(PathBuf, PathBuf)> {
     use std::os::unix::fs::MetadataExt;
-    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, u64, u64, u64)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
+    fn walk(root: &Path, upper: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64, u64)>) {
+        let Ok(rd) = std::fs::read_dir(root.join(rel)) else {
             return;
         };
         for e in rd.flatten() {
-            let p = e.path();
-            let Ok(md) = std::fs::symlink_metadata(&p) else {
+            let r = rel.join(e.file_name());
+            let Ok(md) = std::fs::symlink_metadata(root.join(&r)) else {
                 continue;
             };
             if md.is_dir() {
-                walk(&p, out);
+                walk(root, upper, &r, out);
             } else if md.nlink() > 1 {
-                out.push((p, md.dev(), md.ino(), md.nlink()));
+                // Only upper files can be linked through the mount (lower links are read only).
+                if let Ok(u) = std::fs::symlink_metadata(upper.join(&r)) {
+                    out.push((r, u.dev(), u.ino()));
+                }
             }
         }
     }
     let mut all = Vec::new();
-    walk(root, &mut all);
+    walk(root, upper, Path::new(""), &mut all);
     let mut pairs = Vec::new();
-    for (p, dev, ino, _) in all.iter().filter(|(p, ..)| p.starts_with(tree)) {
+    for (p, dev, ino) in all.iter().filter(|(p, ..)| p.starts_with(tree)) {
         for (q, ..) in all
             .iter()
-            .filter(|(q, d, i, _)| d == dev && i == ino && !q.starts_with(tree))
+            .filter(|(q, d, i)| d == dev && i == ino && !q.starts_with(tree))
         {
             if let Ok(rel) = p.strip_prefix(tree) {
                 pairs.push((rel.to_path_buf(), q.clone()));
@@ -121,7 +128,7 @@ pub fn run(
                         // The subject renamed (or refused for a reason checked after EXDEV
                         // by the kernel, e.g. ENOTEMPTY): compare with what `mv` does.
                         tally.hit(allow::KERNEL_EXDEV_DIR_RENAME);
-                        k = mv_fallback(&km.mnt, from, to);
+                        k = mv_fallback(&km.mnt, &kl.upper, from, to);
                     } else if cmd.subject == allow::Subject::Nook {
                         let line = format!("op {i}: {op}: the subject returned EXDEV (issue 6: rename a lower dir like mv, never EXDEV)");
                         return Ok(Some(Divergence {

@@ -9,9 +9,8 @@
 //!
 //! Subject selection: [`DEFAULT_SUBJECT`], overridden by `NOOK_FUSE_SUBJECT=fuse-overlayfs|nook`.
 //! The fuse-overlayfs tests always run (they validate the harness and measure 1.10's quirks).
-//! The nook tests run when the selected subject is `nook` and then FAIL if `nook
-//! fuse-overlayfs` does not exist; until that command is merged they are gated (ignored,
-//! loudly). After the merge, flip [`DEFAULT_SUBJECT`] to `"nook"`.
+//! The nook tests run when the selected subject is `nook` (the default: seeds 1-4 agree with the
+//! kernel) and are skipped, loudly, when `NOOK_FUSE_SUBJECT=fuse-overlayfs` selects the other.
 
 pub mod agent;
 mod allow;
@@ -31,8 +30,8 @@ use libtest_mimic::{Completion, Failed};
 
 use crate::support::{self, Rig, Trial};
 
-/// The subject when `NOOK_FUSE_SUBJECT` is unset. Flip to "nook" once `nook fuse-overlayfs` lands.
-pub const DEFAULT_SUBJECT: &str = "fuse-overlayfs";
+/// The subject when `NOOK_FUSE_SUBJECT` is unset.
+pub const DEFAULT_SUBJECT: &str = "nook";
 /// Seeds and ops per seed of the differential test, and its time budget (shrinking included).
 const SEEDS: &str = "1,2,3,4";
 const OPS_PER_SEED: &str = "1500";
@@ -128,7 +127,7 @@ fn differential(rig: &Rig, subject: &str) {
             subject,
             &work.to_string_lossy(),
             &nook,
-            SEEDS,
+            &std::env::var("NOOK_FUSE_SEEDS").unwrap_or_else(|_| SEEDS.to_string()),
             OPS_PER_SEED,
             BUDGET_SECS,
         ],
