@@ -22,7 +22,6 @@ mod fake_registry;
 mod foreground_logs;
 mod fuse;
 mod fuse_diff;
-mod fuse_driver;
 mod import;
 mod keeper;
 mod latest;
@@ -84,7 +83,6 @@ fn main() -> std::process::ExitCode {
     tests.extend(vm::tests());
     tests.extend(fuse::tests());
     tests.extend(systemd::tests());
-    tests.extend(fuse_driver::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();
