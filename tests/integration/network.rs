@@ -57,20 +57,39 @@ fn port_free(port: u16) -> bool {
 
 /// Pids of processes whose command line mentions `needle` (the container id is in every
 /// helper's arguments or working directory: pasta's pid file, slirp4netns's run directory).
+/// A helper's own short-lived clones (pasta's `NS_CALL` runs a function in the target
+/// namespace in a cloned child with the same command line) are not counted: only matches
+/// whose parent is not itself a match.
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    dir.filter_map(|e| {
-        let e = e.ok()?;
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ") + &cwd.display().to_string();
-        (cmd.contains(needle) && (cmd.contains("pasta") || cmd.contains("slirp4netns")))
-            .then(|| format!("{pid}: {cmd}"))
-    })
-    .collect()
+    let matches: Vec<(u32, u32, String)> = dir
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ") + &cwd.display().to_string();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The parent pid is the second field after the parenthesised command name.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (cmd.contains(needle) && (cmd.contains("pasta") || cmd.contains("slirp4netns")))
+                .then(|| (pid, ppid, format!("{pid}: {cmd}")))
+        })
+        .collect();
+    let pids: Vec<u32> = matches.iter().map(|(pid, _, _)| *pid).collect();
+    matches
+        .into_iter()
+        .filter(|(_, ppid, _)| !pids.contains(ppid))
+        .map(|(_, _, line)| line)
+        .collect()
 }
 
 fn helper_of(id: &str) -> Vec<String> {
