@@ -73,7 +73,13 @@ fn assert_from_running_monitor(user: &Runner, name: &str, msg: &str, rest: &str)
             p.to_string()
         })
         .unwrap_or_else(|| panic!("no MAINPID first in {msg:?}"));
-    assert_eq!(comm(&pid), "nook-monitor", "MAINPID {pid} is the monitor");
+    // The monitor re-executes itself once the container runs (`/proc/self/exe`: its name is
+    // `exe` until it sets it again a moment later).
+    assert!(
+        support::eventually(Duration::from_secs(5), || comm(&pid) == "nook-monitor"),
+        "MAINPID {pid} is the monitor (comm {:?})",
+        comm(&pid)
+    );
     let cpid = inspect_field(user, name, "{{.State.Pid}}");
     assert!(
         Path::new(&format!("/proc/{cpid}")).exists() && cpid != "0",
