@@ -171,7 +171,7 @@ type Outcome = (ApplyReport, ApplyReport, Vec<String>);
 fn as_user<T: Serialize + DeserializeOwned>(
     uid: u32,
     gid: u32,
-    job: impl FnOnce() -> Result<T, String>,
+    job: impl FnOnce() -> Result<T, String> + Clone,
 ) -> Result<T, String> {
     crate::support::fork::in_child(120, move || drop_to(uid, gid).and_then(|()| job()))
 }

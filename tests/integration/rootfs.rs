@@ -390,7 +390,7 @@ fn apply(store: &Store, name: &str, tar: &[u8]) -> Result<PathBuf, String> {
 /// enters a new user + mount namespace with a single-id map, runs `job` and sends its result.
 fn in_child(
     who: Who,
-    job: impl FnOnce() -> Result<Vec<String>, String>,
+    job: impl FnOnce() -> Result<Vec<String>, String> + Clone,
 ) -> Result<Vec<String>, String> {
     crate::support::fork::in_child(120, move || enter(who).and_then(|()| job()))
 }

@@ -114,7 +114,7 @@ fn report() -> Result<Report, String> {
 }
 
 /// Forks, runs `job` in the child and returns what it sent back.
-fn in_child(job: impl FnOnce() -> Result<Report, String>) -> Result<Report, String> {
+fn in_child(job: impl FnOnce() -> Result<Report, String> + Clone) -> Result<Report, String> {
     crate::support::fork::in_child(60, job)
 }
 
@@ -252,7 +252,9 @@ fn refused_without_privilege(_rig: &Rig) {
 }
 
 /// As `nooktest`, in a new user namespace mapping only its own ids to 0.
-fn in_rootless_userns(job: impl FnOnce() -> Result<Report, String>) -> Result<Report, String> {
+fn in_rootless_userns(
+    job: impl FnOnce() -> Result<Report, String> + Clone,
+) -> Result<Report, String> {
     let user = uzers::get_user_by_name(support::TEST_USER).expect("the nooktest user");
     let (uid, gid) = (user.uid(), user.primary_group_id());
     in_child(move || {
