@@ -13,10 +13,12 @@ bench_setup() {
     for tool in hyperfine podman runc python3 "$@"; do
         command -v "$tool" >/dev/null || { echo "bench: $tool is missing: apt-get install $tool" >&2; exit 1; }
     done
-    cargo build --release --quiet
+    # NOOK_BENCH_BIN: a release nook built elsewhere (e.g. with --target-dir); else build it.
+    local bin=${NOOK_BENCH_BIN:-target/release/nook}
+    [ -n "${NOOK_BENCH_BIN:-}" ] || cargo build --release --quiet
     work=$(mktemp -d /tmp/nook-bench-XXXXXX)
     chmod 0755 "$work"
-    install -m 0755 target/release/nook "$work/nook"
+    install -m 0755 "$bin" "$work/nook"
     mkdir -p bench/out
     if [ "$(id -u)" = 0 ]; then
         id "$user" >/dev/null 2>&1 || { echo "bench: user $user is missing: run ./test.sh first" >&2; exit 1; }
