@@ -59,7 +59,7 @@ pub struct BuildArgs {
     /// Add a label to the image: KEY=VALUE
     #[arg(long, value_name = "KEY=VALUE")]
     pub label: Vec<String>,
-    /// Add an annotation to the image manifest (accepted; not yet written)
+    /// Add an annotation to the image manifest (KEY=VALUE; OCI format)
     #[arg(long, value_name = "KEY=VALUE")]
     pub annotation: Vec<String>,
     /// Write the image id to this file
@@ -182,8 +182,13 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
             })?),
             None => None,
         };
-    if !args.annotation.is_empty() {
-        tracing::warn!("--annotation is accepted but not yet written into the manifest");
+    let annotations = args
+        .annotation
+        .iter()
+        .map(|a| key_value(a, "--annotation"))
+        .collect::<Result<std::collections::BTreeMap<_, _>, _>>()?;
+    if !annotations.is_empty() && args.format != ImageFormat::Oci {
+        anyhow::bail!("--annotation needs --format oci: the Docker v2 manifest has no annotations");
     }
     let (file_name, file_text) = containerfile(args)?;
     let opts = BuildOptions {
@@ -206,6 +211,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         squash: args.squash,
         format: args.format,
         labels,
+        annotations,
         network,
         timestamp: match args.timestamp {
             Some(t) => Some(t),

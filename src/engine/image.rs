@@ -254,6 +254,19 @@ pub fn prune(store: &Store, all: bool) -> Result<Vec<String>, ImageError> {
     Ok(removed.into_iter().map(|i| i.id).collect())
 }
 
+/// The annotations of the image's manifest as stored (`{}` when it has none or the manifest
+/// cannot be read: inspect shows what there is).
+fn manifest_annotations(store: &Store, image: &ImageRecord) -> Value {
+    image
+        .digest
+        .as_deref()
+        .and_then(|d| d.parse::<Digest>().ok())
+        .and_then(|d| store.blobs().read(&d).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|m| m.get("annotations").cloned())
+        .unwrap_or_else(|| json!({}))
+}
+
 /// The image's config as stored.
 pub fn config_of(store: &Store, image: &ImageRecord) -> Result<ImageConfig, ImageError> {
     let err = |message: String| ImageError::Config {
@@ -306,7 +319,7 @@ pub fn inspect(store: &Store, image: &ImageRecord) -> Result<Value, ImageError> 
         "GraphDriver": {"Name": store.storage_driver().map(|d| d.as_str()).unwrap_or("overlay"), "Data": {"LowerDir": lower.join(":")}},
         "RootFS": {"Type": config.rootfs.kind, "Layers": config.rootfs.diff_ids},
         "Labels": config.config.labels.clone().unwrap_or_default(),
-        "Annotations": {},
+        "Annotations": manifest_annotations(store, image),
         "User": config.config.user.clone().unwrap_or_default(),
         "History": config.history,
         "NamesHistory": image.names,

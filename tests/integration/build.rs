@@ -293,8 +293,36 @@ fn multi_stage(rig: &Rig, user: &Runner) {
          FROM {busybox}\nCOPY --from=builder /out/app /usr/local/bin/app\n"
     );
     let dir = context(user, "ms", &[("Containerfile", &file)]);
-    let out = build(user, &dir, &["-t", "ms:1"]).ok();
+    let out = build(
+        user,
+        &dir,
+        &["-t", "ms:1", "--annotation", "org.example.stage=final"],
+    )
+    .ok();
     assert!(!out.contains("never-runs"), "unused stage skipped: {out}");
+    assert_eq!(
+        inspect(user, "ms:1", "{{json .Annotations}}"),
+        r#"{"org.example.stage":"final"}"#,
+        "--annotation lands in the manifest"
+    );
+    let docker = build(
+        user,
+        &dir,
+        &[
+            "--format",
+            "docker",
+            "--annotation",
+            "a=b",
+            "-t",
+            "ms-docker:1",
+        ],
+    );
+    assert_eq!(docker.code(), 125, "{}", docker.stderr());
+    assert!(
+        docker.stderr().contains("--annotation needs --format oci"),
+        "{}",
+        docker.stderr()
+    );
     assert!(
         out.contains("[1/2] STEP 1/2") && out.contains("[2/2] STEP 2/2"),
         "{out}"

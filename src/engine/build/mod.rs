@@ -53,6 +53,8 @@ pub struct BuildOptions {
     pub squash: bool,
     pub format: ImageFormat,
     pub labels: Vec<(String, String)>,
+    /// `--annotation`: written into the final image's manifest (OCI).
+    pub annotations: BTreeMap<String, String>,
     pub network: NetworkMode,
     /// Clamp layer mtimes and date the history (`--timestamp`, `SOURCE_DATE_EPOCH`).
     pub timestamp: Option<i64>,
@@ -78,6 +80,7 @@ impl Default for BuildOptions {
             squash: false,
             format: ImageFormat::Oci,
             labels: Vec::new(),
+            annotations: BTreeMap::new(),
             network: NetworkMode::Host,
             timestamp: None,
             compression: Compression::Gzip,

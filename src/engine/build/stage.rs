@@ -123,6 +123,7 @@ impl Builder<'_> {
                 &WriteOptions {
                     format: self.opts.format,
                     names: Vec::new(),
+                    annotations: Default::default(),
                 },
                 &Quiet,
             )
@@ -355,6 +356,7 @@ impl Builder<'_> {
             &WriteOptions {
                 format: self.opts.format,
                 names: Vec::new(),
+                annotations: Default::default(),
             },
             &Quiet,
         )
@@ -424,7 +426,7 @@ impl Builder<'_> {
             "COMMIT {}",
             opts.names.first().map(String::as_str).unwrap_or("")
         ));
-        let image = if opts.squash || !opts.labels.is_empty() {
+        let image = if opts.squash || !opts.labels.is_empty() || !opts.annotations.is_empty() {
             let mut draft = ImageDraft::from_image(self.store, &image).map_err(commit_err)?;
             if opts.squash {
                 let work = Work::create(
@@ -462,6 +464,7 @@ impl Builder<'_> {
                 &WriteOptions {
                     format: opts.format,
                     names: opts.names.clone(),
+                    annotations: opts.annotations.clone(),
                 },
                 &Quiet,
             )

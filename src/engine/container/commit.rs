@@ -185,6 +185,7 @@ pub fn commit(
         &WriteOptions {
             format: req.format,
             names: req.names.clone(),
+            annotations: Default::default(),
         },
         progress,
     )

@@ -151,6 +151,8 @@ pub struct WriteOptions {
     pub format: ImageFormat,
     /// Fully qualified names (`localhost/app:latest`); none: untagged.
     pub names: Vec<String>,
+    /// Manifest annotations (OCI format only).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The image written.
@@ -205,7 +207,7 @@ pub fn write_image(
             platform: None,
         },
         layers: layers.clone(),
-        annotations: Default::default(),
+        annotations: opts.annotations.clone(),
     };
     let manifest_bytes =
         serde_json::to_vec(&m).map_err(|e| fail(format!("encoding the manifest: {e}")))?;
@@ -229,6 +231,18 @@ pub fn write_image(
         &plan,
         &opts.names,
     )?;
+    // Same config, new manifest (annotations): the image record points at the new manifest,
+    // which is what push and inspect then show.
+    let record = if opts.annotations.is_empty()
+        || record.digest.as_deref() == Some(manifest_digest.to_string().as_str())
+    {
+        record
+    } else {
+        store.images().write()?.update(&record.id, |rec| {
+            rec.digest = Some(manifest_digest.to_string());
+            Ok::<(), crate::store::StoreError>(())
+        })?
+    };
     Ok(WrittenImage {
         record,
         config_digest,
