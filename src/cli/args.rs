@@ -34,8 +34,8 @@ pub struct GlobalOptions {
     /// Path to the run root (runtime state; tmpfs)
     #[arg(long, global = true, value_name = "PATH")]
     pub runroot: Option<PathBuf>,
-    /// Storage driver for container root filesystems
-    #[arg(long, global = true, value_name = "DRIVER", value_parser = ["overlay", "fuse", "vfs"])]
+    /// Storage driver for container root filesystems (`fuse`: an alias of fuse-overlay)
+    #[arg(long, global = true, value_name = "DRIVER", value_parser = storage_drivers())]
     pub storage_driver: Option<String>,
     /// Log messages at and above this level [default: nook.conf's, else warn]
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
@@ -496,4 +496,15 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+/// `--storage-driver` values; `fuse` (the config's old name) is accepted but not offered.
+fn storage_drivers() -> clap::builder::PossibleValuesParser {
+    use clap::builder::PossibleValue;
+    clap::builder::PossibleValuesParser::new([
+        PossibleValue::new("overlay"),
+        PossibleValue::new("fuse-overlay"),
+        PossibleValue::new("fuse").hide(true),
+        PossibleValue::new("vfs"),
+    ])
 }

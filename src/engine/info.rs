@@ -93,6 +93,11 @@ pub struct StoreInfo {
     pub config_file: String,
     pub container_store: ContainerCounts,
     pub graph_driver_name: String,
+    /// Podman's driver details; nook puts `Reason` (why this driver) and, for fuse-overlay,
+    /// `Mount Program` there.
+    pub graph_status: std::collections::BTreeMap<String, String>,
+    /// nook: why `GraphDriverName` is this driver (also `GraphStatus.Reason`).
+    pub graph_driver_reason: String,
     pub graph_root: String,
     pub image_store: ImageCounts,
     pub run_root: String,
@@ -179,12 +184,26 @@ pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, I
             .as_str()
             .to_string();
     let host = host_info(&manager, &paths.graph_root);
-    let driver = match store.storage_driver() {
-        Some(d) => d.as_str().to_string(),
-        None if host.kernel_overlay_in_userns => "overlay".to_string(),
-        None if host.fuse.accessible => "fuse".to_string(),
-        None => "vfs".to_string(),
+    let overlay = host.kernel_overlay_in_userns && !crate::rootfs::driver::probe_overridden();
+    let (driver, reason) = match crate::rootfs::driver::explain(&store, || overlay) {
+        Ok(c) => (c.kind.as_str().to_string(), c.reason),
+        Err(e) => (
+            store
+                .storage_driver()
+                .map(|d| d.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            format!("unusable: {e}"),
+        ),
     };
+    let mut graph_status = std::collections::BTreeMap::new();
+    graph_status.insert("Reason".to_string(), reason.clone());
+    if driver == crate::rootfs::DriverKind::FuseOverlay.as_str() {
+        graph_status.insert(
+            "Mount Program".to_string(),
+            format!("nook {} (built in)", crate::rootfs::fuse::SERVER_COMMAND),
+        );
+    }
     let registries = RegistriesConfig::for_store(&store)?;
     let config_file = store
         .env()
@@ -205,6 +224,8 @@ pub fn info(opts: &StoreOptions, cgroup_manager: Option<&str>) -> Result<Info, I
                 stopped: counts.stopped,
             },
             graph_driver_name: driver,
+            graph_status,
+            graph_driver_reason: reason,
             graph_root: paths.graph_root.display().to_string(),
             image_store: ImageCounts {
                 number: counts.images,

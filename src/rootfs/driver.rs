@@ -1,6 +1,12 @@
 //! Choosing the root filesystem driver: `--storage-driver` / `nook.conf` when set, else a probe
 //! of kernel overlayfs on the graph root, cached per boot in the run root
-//! (`<runroot>/overlay-probe.json`) so only the first container of a boot pays for it.
+//! (`<runroot>/overlay-probe.json`) so only the first container of a boot pays for it. When the
+//! kernel refuses overlayfs in the user namespace, rootless containers fall back to
+//! fuse-overlay (when `/dev/fuse` is usable), else vfs. [`Choice`] says which and why (`nook
+//! info`'s `GraphDriverName` and `GraphStatus`).
+//!
+//! `NOOK_OVERLAY_PROBE=refused` makes the probe report a refusal without mounting (and without
+//! caching): how tests and users see the fallback on a kernel that would accept overlayfs.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{probe, DriverKind, RootfsError};
 use crate::image::layer::whiteout::in_user_namespace;
+use crate::image::layer::OverlayXattr;
 use crate::store::Store;
 
 /// The cache file's name in the run root.
@@ -22,18 +29,84 @@ struct ProbeCache {
     overlay: bool,
 }
 
-/// The driver for new containers: the configured one, else overlay when the kernel mounts it
-/// here (cached probe), else vfs. `fuse` is refused until it exists.
-pub fn choose_driver(store: &Store) -> Result<DriverKind, RootfsError> {
-    match store.storage_driver() {
-        Some(d) => DriverKind::from_storage_driver(d),
-        None => Ok(probed_driver(store)),
-    }
+/// The environment variable that simulates a kernel refusing overlayfs (value `refused`).
+pub const PROBE_OVERRIDE_ENV: &str = "NOOK_OVERLAY_PROBE";
+
+/// A driver choice and the reason for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub kind: DriverKind,
+    pub reason: String,
 }
 
-/// Overlay when kernel overlayfs mounts on the graph root from this process (uid 0 in the
-/// keeper's user namespace, or real root), else vfs; cached in the run root.
-pub fn probed_driver(store: &Store) -> DriverKind {
+/// The driver for new containers: the configured one, else overlay when the kernel mounts it
+/// here (cached probe), else fuse-overlay (rootless, `/dev/fuse` usable), else vfs.
+pub fn choose_driver(store: &Store) -> Result<DriverKind, RootfsError> {
+    Ok(choose_with_reason(store)?.kind)
+}
+
+/// [`choose_driver`] with the reason.
+pub fn choose_with_reason(store: &Store) -> Result<Choice, RootfsError> {
+    explain(store, || probe_overlay(store))
+}
+
+/// The choice given whether kernel overlayfs mounts (`overlay_mounts`, asked only when no
+/// driver is configured; `nook info` passes its own probe's answer).
+pub fn explain(
+    store: &Store,
+    overlay_mounts: impl FnOnce() -> bool,
+) -> Result<Choice, RootfsError> {
+    if let Some(d) = store.storage_driver() {
+        let kind = DriverKind::from_storage_driver(d)?;
+        let from = if store.config().storage.driver == Some(d) {
+            "storage.driver in nook.conf:"
+        } else {
+            "--storage-driver"
+        };
+        return Ok(Choice {
+            kind,
+            reason: format!("configured: {from} {kind}"),
+        });
+    }
+    let graph = store.paths().graph_root.display().to_string();
+    if overlay_mounts() {
+        return Ok(Choice {
+            kind: DriverKind::Overlay,
+            reason: format!("probed: kernel overlayfs mounts on {graph}"),
+        });
+    }
+    let refused = format!("probed: kernel overlayfs refused on {graph}");
+    let real_root = OverlayXattr::for_current_process() == OverlayXattr::Trusted;
+    let fuse = super::probe::fuse_status();
+    Ok(if !real_root && fuse.accessible {
+        Choice {
+            kind: DriverKind::FuseOverlay,
+            reason: format!("{refused} in the user namespace: using nook's FUSE overlay"),
+        }
+    } else {
+        let why = if real_root {
+            "fuse-overlay is for rootless use"
+        } else {
+            "/dev/fuse is not readable and writable"
+        };
+        Choice {
+            kind: DriverKind::Vfs,
+            reason: format!("{refused} and {why}: copying layers (vfs)"),
+        }
+    })
+}
+
+/// True when the override says kernel overlayfs is refused.
+pub fn probe_overridden() -> bool {
+    std::env::var_os(PROBE_OVERRIDE_ENV).is_some_and(|v| v == "refused")
+}
+
+/// Whether kernel overlayfs mounts on the graph root from this process (uid 0 in the keeper's
+/// user namespace, or real root); cached in the run root.
+fn probe_overlay(store: &Store) -> bool {
+    if probe_overridden() {
+        return false;
+    }
     let paths = store.paths();
     let cache_file = paths.run_root.join(PROBE_CACHE_FILE);
     let mut key = ProbeCache {
@@ -42,7 +115,7 @@ pub fn probed_driver(store: &Store) -> DriverKind {
         user_namespace: in_user_namespace(),
         overlay: false,
     };
-    let overlay = match read_cache(&cache_file) {
+    match read_cache(&cache_file) {
         Some(c)
             if ProbeCache {
                 overlay: false,
@@ -58,15 +131,6 @@ pub fn probed_driver(store: &Store) -> DriverKind {
             }
             key.overlay
         }
-    };
-    if overlay {
-        DriverKind::Overlay
-    } else {
-        tracing::debug!(
-            "kernel overlayfs does not mount on {}: using vfs",
-            paths.graph_root.display()
-        );
-        DriverKind::Vfs
     }
 }
 
@@ -90,20 +154,56 @@ mod tests {
     }
 
     #[test]
-    fn configured_drivers_win_and_fuse_is_refused() {
+    fn configured_drivers_win_and_fuse_overlay_is_rootless_only() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let s = store(tmp.path(), Some("vfs"));
         assert_eq!(choose_driver(&s).expect("vfs"), DriverKind::Vfs);
         let s = store(tmp.path(), Some("overlay"));
-        assert_eq!(choose_driver(&s).expect("overlay"), DriverKind::Overlay);
-        let s = store(tmp.path(), Some("fuse"));
-        let err = choose_driver(&s).expect_err("fuse");
-        assert!(
-            err.to_string()
-                .starts_with("the fuse driver is not implemented yet: use overlay or vfs"),
-            "{err}"
-        );
+        let c = choose_with_reason(&s).expect("overlay");
+        assert_eq!(c.kind, DriverKind::Overlay);
+        assert_eq!(c.reason, "configured: --storage-driver overlay");
+        for name in ["fuse", "fuse-overlay"] {
+            let s = store(tmp.path(), Some(name));
+            if OverlayXattr::for_current_process() == OverlayXattr::Trusted {
+                let err = choose_driver(&s).expect_err("real root");
+                assert!(err.to_string().contains("for rootless use"), "{err}");
+            } else {
+                assert_eq!(choose_driver(&s).expect(name), DriverKind::FuseOverlay);
+            }
+        }
         assert!(!tmp.path().join("run").join(PROBE_CACHE_FILE).exists());
+    }
+
+    #[test]
+    fn a_refused_kernel_overlay_falls_back_to_fuse_overlay_or_vfs() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let s = store(tmp.path(), None);
+        let c = explain(&s, || false).expect("choice");
+        let rootless = OverlayXattr::for_current_process() == OverlayXattr::User;
+        if rootless && super::super::probe::fuse_status().accessible {
+            assert_eq!(c.kind, DriverKind::FuseOverlay);
+            assert!(c.reason.contains("FUSE overlay"), "{}", c.reason);
+        } else {
+            assert_eq!(c.kind, DriverKind::Vfs);
+        }
+        assert!(
+            c.reason.starts_with("probed: kernel overlayfs refused on "),
+            "{}",
+            c.reason
+        );
+        let c = explain(&s, || true).expect("choice");
+        assert_eq!(c.kind, DriverKind::Overlay);
+        assert!(
+            c.reason.starts_with("probed: kernel overlayfs mounts on "),
+            "{}",
+            c.reason
+        );
+        // A configured driver is not probed at all.
+        let s = store(tmp.path(), Some("vfs"));
+        assert_eq!(
+            explain(&s, || panic!("probed")).expect("vfs").kind,
+            DriverKind::Vfs
+        );
     }
 
     #[test]

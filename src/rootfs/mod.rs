@@ -6,26 +6,28 @@
 //! - **overlay** ([`overlay`]): kernel overlayfs through the new mount API with one `lowerdir+`
 //!   per layer (`userxattr` when rootless), upper and work dirs in the container dir;
 //! - **vfs** ([`vfs`]): a plain copy of the layers with their whiteouts applied, bind-mounted;
-//! - **fuse** (nook's FUSE overlay): its own issue; [`choose_driver`] refuses it for now and the
-//!   dispatch in this file is the seam where it plugs in.
+//! - **fuse-overlay** ([`fuse`]): nook's own FUSE union (`crate::fuse`) over the same upper and
+//!   work dirs as overlay (same on-disk format: either driver mounts the same container), served
+//!   by a `nook fuse-overlayfs` process that lives as long as the mount; rootless only.
 //!
 //! Rootless, the engine calls this inside the keeper's user + mount namespace (uid 0 there), so
 //! mounts land in that namespace; as real root they land in the caller's mount namespace. The
 //! caller serializes calls for one container (it holds the container's lock). Nothing here
-//! forks, so any thread may call it.
+//! forks (fuse-overlay spawns a new process, fork + exec), so any thread may call it.
 //!
 //! Container directory layout (everything here is created by [`prepare`] and deleted by
 //! [`remove`]):
 //! ```text
 //! <graphroot>/containers/<id>/
-//!   upper/ work/   overlay: the container's writes, overlayfs' scratch
-//!   empty/         overlay: the lower of an image without layers (scratch)
+//!   upper/ work/   overlay, fuse-overlay: the container's writes, overlayfs' scratch
+//!   empty/         overlay, fuse-overlay: the lower of an image without layers (scratch)
 //!   rootfs/        vfs: the flattened copy (rootfs.tmp/ while being copied)
 //!   merged/        the mount point returned by [`mount`]
 //! ```
 //! Also [`probe`]: what `nook info` reports (/dev/fuse, kernel overlay in a user namespace).
 
 pub mod driver;
+pub mod fuse;
 pub mod mounts;
 pub mod overlay;
 pub mod probe;
@@ -61,6 +63,9 @@ pub const MERGED_DIR: &str = "merged";
 pub enum DriverKind {
     /// Kernel overlayfs.
     Overlay,
+    /// nook's FUSE overlay on overlay's directories.
+    #[serde(rename = "fuse-overlay", alias = "fuse")]
+    FuseOverlay,
     /// A plain copy.
     Vfs,
 }
@@ -70,17 +75,38 @@ impl DriverKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DriverKind::Overlay => "overlay",
+            DriverKind::FuseOverlay => "fuse-overlay",
             DriverKind::Vfs => "vfs",
         }
     }
 
-    /// The driver for a configured storage driver (`fuse` is not implemented yet).
+    /// The driver of a name as flags, config files and container records spell it
+    /// (`fuse` is the old name of `fuse-overlay`).
+    pub fn from_name(name: &str) -> Option<DriverKind> {
+        match name {
+            "overlay" => Some(DriverKind::Overlay),
+            "fuse-overlay" | "fuse" => Some(DriverKind::FuseOverlay),
+            "vfs" => Some(DriverKind::Vfs),
+            _ => None,
+        }
+    }
+
+    /// The driver for a configured storage driver. fuse-overlay is refused to real root: its
+    /// layers carry overlayfs' `trusted.*` xattrs, which the FUSE union does not read.
     pub fn from_storage_driver(d: StorageDriver) -> Result<DriverKind, RootfsError> {
         match d {
             StorageDriver::Overlay => Ok(DriverKind::Overlay),
             StorageDriver::Vfs => Ok(DriverKind::Vfs),
-            StorageDriver::Fuse => Err(RootfsError::FuseNotImplemented),
+            StorageDriver::Fuse if OverlayXattr::for_current_process() == OverlayXattr::Trusted => {
+                Err(RootfsError::FuseAsRoot)
+            }
+            StorageDriver::Fuse => Ok(DriverKind::FuseOverlay),
         }
+    }
+
+    /// True for the drivers with an upper dir in overlayfs' format (overlay, fuse-overlay).
+    pub fn has_upper(self) -> bool {
+        matches!(self, DriverKind::Overlay | DriverKind::FuseOverlay)
     }
 }
 
@@ -93,8 +119,10 @@ impl fmt::Display for DriverKind {
 /// Why a root filesystem could not be prepared, mounted, unmounted or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error("the fuse driver is not implemented yet: use overlay or vfs (--storage-driver or storage.driver in nook.conf)")]
-    FuseNotImplemented,
+    #[error("the fuse-overlay driver is for rootless use: as real root the layers carry overlayfs' trusted.* xattrs, which it does not read; use overlay or vfs (--storage-driver or storage.driver in nook.conf)")]
+    FuseAsRoot,
+    #[error("mounting the FUSE overlay on {}: {message}", target.display())]
+    Fuse { target: PathBuf, message: String },
     #[error("invalid container id \"{0}\": expected letters, digits, '_', '.', ':' or '-'")]
     InvalidId(String),
     #[error("{action} {}: {source}", path.display())]
@@ -212,7 +240,7 @@ pub fn prepare_at(
     }
     make_dir(container_dir, 0o700)?;
     match kind {
-        DriverKind::Overlay => {
+        DriverKind::Overlay | DriverKind::FuseOverlay => {
             let upper = container_dir.join(UPPER_DIR);
             if make_dir(&upper, 0o755)? {
                 // The merged root shows the upper root's owner and mode: take the image's.
@@ -246,19 +274,24 @@ pub fn mount_at(
     container_dir: &Path,
 ) -> Result<PathBuf, RootfsError> {
     let merged = merged_dir(container_dir);
-    if mounts::is_mount_point(&merged).map_err(io_err("checking mount point", &merged))? {
-        return Ok(merged);
+    match mounts::is_mount_point(&merged) {
+        Ok(true) => return Ok(merged),
+        Ok(false) => {}
+        // A FUSE mount whose server died: take it away and mount afresh.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => mounts::unmount_all(&merged)?,
+        Err(e) => return Err(io_err("checking mount point", &merged)(e)),
     }
     prepare_at(kind, layers_top_first, container_dir)?;
+    let empty = [container_dir.join(EMPTY_LOWER_DIR)];
+    let lowers = if layers_top_first.is_empty() {
+        &empty[..]
+    } else {
+        layers_top_first
+    };
+    let (upper, work) = (container_dir.join(UPPER_DIR), container_dir.join(WORK_DIR));
     match kind {
+        DriverKind::FuseOverlay => fuse::mount_served(lowers, &upper, &work, &merged)?,
         DriverKind::Overlay => {
-            let empty = [container_dir.join(EMPTY_LOWER_DIR)];
-            let lowers = if layers_top_first.is_empty() {
-                &empty[..]
-            } else {
-                layers_top_first
-            };
-            let (upper, work) = (container_dir.join(UPPER_DIR), container_dir.join(WORK_DIR));
             let method = overlay::mount_overlay(&overlay::OverlaySpec {
                 lowers,
                 upper: &upper,
@@ -286,9 +319,12 @@ pub fn mount_at(
 
 /// [`unmount`] for an explicit container directory.
 pub fn unmount_at(kind: DriverKind, container_dir: &Path) -> Result<(), RootfsError> {
-    // Both drivers mount exactly one thing on `merged` (the overlay or the bind).
+    // Every driver mounts exactly one thing on `merged` (the overlay, the FUSE mount, whose
+    // server exits once it is unmounted, or the bind).
     match kind {
-        DriverKind::Overlay | DriverKind::Vfs => mounts::unmount_all(&merged_dir(container_dir)),
+        DriverKind::Overlay | DriverKind::FuseOverlay | DriverKind::Vfs => {
+            mounts::unmount_all(&merged_dir(container_dir))
+        }
     }
 }
 

@@ -95,10 +95,23 @@ fn driver_names_and_fuse() {
         DriverKind::from_storage_driver(StorageDriver::Vfs).expect("vfs"),
         DriverKind::Vfs
     );
-    assert!(matches!(
-        DriverKind::from_storage_driver(StorageDriver::Fuse),
-        Err(RootfsError::FuseNotImplemented)
-    ));
+    assert_eq!(DriverKind::FuseOverlay.as_str(), "fuse-overlay");
+    assert_eq!(DriverKind::from_name("fuse"), Some(DriverKind::FuseOverlay));
+    assert_eq!(
+        DriverKind::from_name("fuse-overlay"),
+        Some(DriverKind::FuseOverlay)
+    );
+    assert_eq!(DriverKind::from_name("zfs"), None);
+    let fuse = DriverKind::from_storage_driver(StorageDriver::Fuse);
+    if OverlayXattr::for_current_process() == OverlayXattr::Trusted {
+        assert!(matches!(fuse, Err(RootfsError::FuseAsRoot)), "{fuse:?}");
+    } else {
+        assert_eq!(fuse.expect("rootless"), DriverKind::FuseOverlay);
+    }
+    assert_eq!(
+        serde_json::to_string(&DriverKind::FuseOverlay).expect("json"),
+        "\"fuse-overlay\""
+    );
     assert_eq!(
         serde_json::to_string(&DriverKind::Overlay).expect("json"),
         "\"overlay\""

@@ -59,15 +59,24 @@ pub fn bind(source: &Path, target: &Path) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// Unmounts whatever is mounted on `target` (lazily when busy); nothing mounted is fine.
+/// Unmounts whatever is mounted on `target` (lazily when busy, or when it is a FUSE mount whose
+/// server is gone: its root answers ENOTCONN); nothing mounted is fine.
 pub fn unmount_all(target: &Path) -> Result<(), RootfsError> {
     let err = |source: io::Error| RootfsError::Unmount {
         target: target.to_path_buf(),
         source,
     };
     for _ in 0..MAX_STACKED {
-        if !is_mount_point(target).map_err(err)? {
-            return Ok(());
+        match is_mount_point(target) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                tracing::debug!("{}: FUSE server gone, detaching", target.display());
+                umount2(target, MntFlags::UMOUNT_NOFOLLOW | MntFlags::MNT_DETACH)
+                    .map_err(|e| err(e.into()))?;
+                continue;
+            }
+            Err(e) => return Err(err(e)),
         }
         match umount2(target, MntFlags::UMOUNT_NOFOLLOW) {
             Ok(()) | Err(Errno::EINVAL) => {}

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [storage]
-//! driver = "overlay"        # "overlay" | "fuse" | "vfs"; unset = probe
+//! driver = "overlay"        # "overlay" | "fuse-overlay" (alias "fuse") | "vfs"; unset = probe
 //! graphroot = "/path"       # overridden by --root
 //! runroot = "/path"         # overridden by --runroot
 //! [engine]
@@ -54,6 +54,8 @@ pub enum ConfigError {
 #[serde(rename_all = "lowercase")]
 pub enum StorageDriver {
     Overlay,
+    /// nook's FUSE overlay (`fuse-overlay`; `fuse` is accepted too).
+    #[serde(rename = "fuse-overlay", alias = "fuse")]
     Fuse,
     Vfs,
 }
@@ -63,7 +65,7 @@ impl StorageDriver {
     pub fn as_str(self) -> &'static str {
         match self {
             StorageDriver::Overlay => "overlay",
-            StorageDriver::Fuse => "fuse",
+            StorageDriver::Fuse => "fuse-overlay",
             StorageDriver::Vfs => "vfs",
         }
     }
@@ -80,12 +82,13 @@ impl FromStr for StorageDriver {
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         match s {
             "overlay" => Ok(StorageDriver::Overlay),
-            "fuse" => Ok(StorageDriver::Fuse),
+            // Podman: the `overlay` driver with `mount_program=fuse-overlayfs`.
+            "fuse-overlay" | "fuse" => Ok(StorageDriver::Fuse),
             "vfs" => Ok(StorageDriver::Vfs),
             _ => Err(ConfigError::InvalidValue {
                 what: "storage driver",
                 value: s.to_string(),
-                expected: "overlay, fuse, vfs",
+                expected: "overlay, fuse-overlay, vfs",
             }),
         }
     }
@@ -242,6 +245,11 @@ mod tests {
         let missing = t.path().join("missing.conf");
         let c = NookConfig::load(&[sys, missing, user]).unwrap();
         assert_eq!(c.storage.driver, Some(StorageDriver::Fuse));
+        assert_eq!(StorageDriver::Fuse.as_str(), "fuse-overlay");
+        assert_eq!(
+            "fuse-overlay".parse::<StorageDriver>().ok(),
+            Some(StorageDriver::Fuse)
+        );
         assert_eq!(c.storage.graphroot, Some(PathBuf::from("/g")));
         assert_eq!(c.log_level(), LogLevel::Debug);
         assert_eq!(c.engine.cgroup_manager, None);
@@ -274,7 +282,7 @@ mod tests {
         );
         let err = "btrfs".parse::<StorageDriver>().unwrap_err().to_string();
         assert!(
-            err.contains("btrfs") && err.contains("overlay, fuse, vfs"),
+            err.contains("btrfs") && err.contains("overlay, fuse-overlay, vfs"),
             "{err}"
         );
     }

@@ -9,18 +9,11 @@ use std::time::Duration;
 
 use crate::support::eventually;
 use crate::support::pulled_busybox as busybox;
-use crate::support::{self, Rig, Runner, Trial};
+use crate::support::{self, Driver, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
-    vec![
-        support::test("attach::exec_runs_inside_the_container", exec_inside),
-        support::test("attach::exec_exit_codes", exec_codes),
+    let mut trials = vec![
         support::test("attach::attach_through_a_pty_and_detach", attach_tty),
-        support::test(
-            "attach::attach_pipes_stdin_and_reports_the_exit",
-            attach_pipe,
-        ),
-        support::test("attach::restart_on_failure_exactly_three_times", on_failure),
         support::test("attach::restart_always_until_stopped", |rig| {
             restarts_until_stopped(rig, "always")
         }),
@@ -28,7 +21,17 @@ pub fn tests() -> Vec<Trial> {
             restarts_until_stopped(rig, "unless-stopped")
         }),
         support::test("attach::restart_command_starts_anew", restart_command),
-    ]
+    ];
+    trials.extend(support::per_driver(&[
+        ("attach::exec_runs_inside_the_container", exec_inside),
+        ("attach::exec_exit_codes", exec_codes),
+        (
+            "attach::attach_pipes_stdin_and_reports_the_exit",
+            attach_pipe,
+        ),
+        ("attach::restart_on_failure_exactly_three_times", on_failure),
+    ]));
+    trials
 }
 
 /// `NAME STATE EXITCODE` of container `name`.
@@ -64,8 +67,8 @@ fn run_d(user: &Runner, args: &[&str]) -> String {
     id
 }
 
-fn exec_inside(rig: &Rig) {
-    let user = rig.user().isolated();
+fn exec_inside(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     run_d(&user, &["--name", "box", &image, "sleep", "1000"]);
     assert_eq!(user.nook(&["exec", "box", "echo", "hello"]).ok(), "hello\n");
@@ -130,8 +133,8 @@ fn exec_inside(rig: &Rig) {
     user.nook(&["rm", "-f", "box"]).ok();
 }
 
-fn exec_codes(rig: &Rig) {
-    let user = rig.user().isolated();
+fn exec_codes(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     run_d(&user, &["--name", "codes", &image, "sleep", "1000"]);
     assert_eq!(
@@ -220,8 +223,8 @@ fn attach_tty(rig: &Rig) {
     user.nook(&["rm", "-f", "shell"]).ok();
 }
 
-fn attach_pipe(rig: &Rig) {
-    let user = rig.user().isolated();
+fn attach_pipe(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     run_d(
         &user,
@@ -255,8 +258,8 @@ fn attach_pipe(rig: &Rig) {
     assert_eq!(gone.code(), 125, "{gone}");
 }
 
-fn on_failure(rig: &Rig) {
-    let user = rig.user().isolated();
+fn on_failure(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let id = run_d(
         &user,

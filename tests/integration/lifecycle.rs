@@ -9,25 +9,28 @@ use std::time::{Duration, Instant};
 
 use crate::support::eventually;
 use crate::support::pulled_busybox as busybox;
-use crate::support::{self, Rig, Runner, Trial};
+use crate::support::{self, Driver, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
-    vec![
+    let mut trials = vec![
         support::test("lifecycle::inspect_is_podman_shaped", inspect),
         support::test("lifecycle::ps_filters_sort_last_size", ps_flags),
         support::test("lifecycle::top_pause_rename_port_exists_prune", manage),
-        support::test(
-            "lifecycle::cp_both_ways_without_escapes_and_export",
-            cp_export,
-        ),
-        support::test("lifecycle::cp_reaches_a_running_containers_mounts", cp_live),
         support::test("lifecycle::reboot_is_reconciled_and_start_works", reboot),
         support::test("lifecycle::container_killed_behind_our_back", killed_behind),
         support::test("lifecycle::concurrent_run_and_rm", concurrent),
         support::root_only("lifecycle::as_root_inspect_cp_pause", |rig| {
             as_root(rig, &rig.root().isolated())
         }),
-    ]
+    ];
+    trials.extend(support::per_driver(&[
+        (
+            "lifecycle::cp_both_ways_without_escapes_and_export",
+            cp_export,
+        ),
+        ("lifecycle::cp_reaches_a_running_containers_mounts", cp_live),
+    ]));
+    trials
 }
 
 fn detach(user: &Runner, args: &[&str]) -> String {
@@ -318,8 +321,8 @@ fn manage(rig: &Rig) {
 
 /// `cp` to and from a running container sees what it sees: its volume and its tmpfs, which
 /// live in its own mount namespace; its symlinks still cannot lead out.
-fn cp_live(rig: &Rig) {
-    let user = rig.user().isolated();
+fn cp_live(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let host = user.home().join("live");
     let h = host.display().to_string();
@@ -385,8 +388,8 @@ fn cp_live(rig: &Rig) {
     );
 }
 
-fn cp_export(rig: &Rig) {
-    let user = rig.user().isolated();
+fn cp_export(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let host = user.home().join("cp");
     let h = host.display().to_string();

@@ -22,6 +22,7 @@ mod fake_registry;
 mod foreground_logs;
 mod fuse;
 mod fuse_diff;
+mod fuse_driver;
 mod import;
 mod keeper;
 mod latest;
@@ -83,6 +84,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(vm::tests());
     tests.extend(fuse::tests());
     tests.extend(systemd::tests());
+    tests.extend(fuse_driver::tests());
 
     let conclusion = libtest_mimic::run(&args, tests);
     support::teardown();

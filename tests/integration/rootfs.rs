@@ -130,7 +130,7 @@ fn driver_scenario(
     let after: Vec<_> = layers.iter().map(|l| tree(l)).collect::<Result<_, _>>()?;
     check(before == after, || "a layer changed".into())?;
     let writable = match kind {
-        DriverKind::Overlay => ctr.join("upper"),
+        DriverKind::Overlay | DriverKind::FuseOverlay => ctr.join("upper"),
         DriverKind::Vfs => ctr.join("rootfs"),
     };
     let written = fs::read_to_string(writable.join("new-file")).map_err(|e| e.to_string())?;

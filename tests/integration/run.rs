@@ -4,13 +4,10 @@
 use std::os::unix::fs::MetadataExt;
 
 use crate::support::pulled_busybox as busybox;
-use crate::support::{self, Rig, Runner, Trial};
+use crate::support::{self, Driver, Rig, Runner, Trial};
 
 pub fn tests() -> Vec<Trial> {
-    vec![
-        support::test("run::identity_and_uid_map_as_user", |rig| {
-            identity(rig, &rig.user().isolated())
-        }),
+    let mut trials = vec![
         support::root_only("run::identity_as_root", |rig| {
             identity(rig, &rig.root().isolated())
         }),
@@ -18,20 +15,26 @@ pub fn tests() -> Vec<Trial> {
             "run::files_of_uid_1000_belong_to_the_subuid_range",
             owner_mapping,
         ),
-        support::test("run::isolation", isolation),
-        support::test("run::security_defaults", security),
-        support::test("run::mounts_and_volumes", mounts),
-        support::test("run::exit_codes", exit_codes),
-        support::test("run::create_then_start_attach", create_start),
         support::test("run::invalid_names_are_refused", bad_name),
         support::root_only("run::keep_id_shows_the_users_uid", keep_id),
         support::root_only(
             "run::keep_id_under_a_0700_root_group_dir",
             keep_id_private_parent,
         ),
-        support::test("run::init_reaps_and_forwards_signals", init),
-        support::test("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
-    ]
+    ];
+    trials.extend(support::per_driver(&[
+        ("run::identity_and_uid_map_as_user", |rig, d| {
+            identity(rig, &d.user(rig))
+        }),
+        ("run::isolation", isolation),
+        ("run::security_defaults", security),
+        ("run::mounts_and_volumes", mounts),
+        ("run::exit_codes", exit_codes),
+        ("run::create_then_start_attach", create_start),
+        ("run::init_reaps_and_forwards_signals", init),
+        ("run::seccomp_forbidden_syscall_gets_eperm", seccomp_eperm),
+    ]));
+    trials
 }
 
 fn run(user: &Runner, image: &str, extra: &[&str], cmd: &str) -> crate::support::Output {
@@ -110,8 +113,8 @@ fn owner_mapping(rig: &Rig) {
     assert_eq!(u64::from(meta.gid()), gid_start + 999);
 }
 
-fn isolation(rig: &Rig) {
-    let user = rig.user().isolated();
+fn isolation(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     // A SysV shared memory segment of the host must be invisible inside.
     // SAFETY: plain syscalls with no pointers.
@@ -144,8 +147,8 @@ fn isolation(rig: &Rig) {
     assert_eq!(lines[5].trim(), "0", "/proc/timer_list is masked: {out}");
 }
 
-fn security(rig: &Rig) {
-    let user = rig.user().isolated();
+fn security(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let status = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status";
     let out = run(&user, &image, &[], status).ok();
@@ -187,8 +190,8 @@ fn security(rig: &Rig) {
     );
 }
 
-fn mounts(rig: &Rig) {
-    let user = rig.user().isolated();
+fn mounts(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let dir = user.home().join("ro");
     user.sh(&format!(
@@ -228,8 +231,8 @@ fn mounts(rig: &Rig) {
     assert_eq!(out, "/scratch\nb\n1\n");
 }
 
-fn exit_codes(rig: &Rig) {
-    let user = rig.user().isolated();
+fn exit_codes(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     assert_eq!(run(&user, &image, &[], "exit 3").code(), 3);
     let missing = user.nook(&["run", "--rm", &image, "no-such-command"]);
@@ -252,8 +255,8 @@ fn exit_codes(rig: &Rig) {
     );
 }
 
-fn create_start(rig: &Rig) {
-    let user = rig.user().isolated();
+fn create_start(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let id = user
         .nook(&["create", "--name", "greeter", &image, "echo", "hello"])
@@ -358,8 +361,8 @@ fn keep_id_private_parent(rig: &Rig) {
     user.nook(&["rm", "-f", "-t", "0", id]).ok();
 }
 
-fn init(rig: &Rig) {
-    let user = rig.user().isolated();
+fn init(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     // Without --init the shell is pid 1 and ignores a SIGTERM it has no handler for.
     let plain = run(&user, &image, &[], "kill -TERM $$; echo alive");
@@ -379,8 +382,8 @@ fn init(rig: &Rig) {
 
 /// A static probe calling setns(-1, 0): the default profile filters setns without
 /// CAP_SYS_ADMIN (EPERM, 1); unconfined, the kernel sees the bad descriptor first (EBADF, 9).
-fn seccomp_eperm(rig: &Rig) {
-    let user = rig.user().isolated();
+fn seccomp_eperm(rig: &Rig, d: Driver) {
+    let user = d.user(rig);
     let image = busybox(rig, &user);
     let dir = user.home().join("probe");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));

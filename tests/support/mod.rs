@@ -17,6 +17,7 @@
 //! Use `rig.user().isolated()` for a private store when a test changes state.
 #![allow(dead_code, unused_imports)] // a library for many test modules: not every module uses every helper
 
+pub mod driver;
 pub mod fork;
 pub mod images;
 pub mod large;
@@ -32,6 +33,7 @@ use anyhow::{Context, Result};
 pub use libtest_mimic::Trial;
 use libtest_mimic::{Completion, Failed};
 
+pub use driver::{per_driver, Driver};
 pub use images::{Expect, ImageFixture, Multiarch};
 pub use registry::Registry;
 pub use user::{Output, Runner};

@@ -111,6 +111,19 @@ impl Runner {
         .unwrap_or_else(|e| panic!("creating isolated runner {label}: {e:#}"))
     }
 
+    /// Writes this runner's `$XDG_CONFIG_HOME/nook/nook.conf` (owned by its identity).
+    pub fn write_nook_conf(&self, text: &str) {
+        let dir = self.config_home().join("nook");
+        let file = dir.join("nook.conf");
+        make_dir(&dir, 0o755, &self.id)
+            .and_then(|()| std::fs::write(&file, text).context("writing nook.conf"))
+            .unwrap_or_else(|e| panic!("{}: {e:#}", file.display()));
+        if self.id.switch {
+            std::os::unix::fs::chown(&file, Some(self.id.uid), Some(self.id.gid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", file.display()));
+        }
+    }
+
     /// Runs `nook ARGS...` and waits for it.
     pub fn nook(&self, args: &[&str]) -> Output {
         self.nook_cmd(args).run()

@@ -114,7 +114,7 @@ impl<'s> Work<'s> {
             dir.join(rootfs::VFS_ROOTFS_DIR),
         );
         let source = match kind {
-            DriverKind::Overlay => DiffSource::Upper(&upper),
+            DriverKind::Overlay | DriverKind::FuseOverlay => DiffSource::Upper(&upper),
             DriverKind::Vfs => DiffSource::Tree {
                 root: &copy,
                 lowers_top_first: &lowers,

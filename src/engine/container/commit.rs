@@ -152,8 +152,11 @@ pub fn commit(
             dir.join(rootfs::UPPER_DIR),
             dir.join(rootfs::VFS_ROOTFS_DIR),
         );
+        if kind == DriverKind::FuseOverlay {
+            flush_fuse(&rootfs::merged_dir(&dir));
+        }
         let source = match kind {
-            DriverKind::Overlay => DiffSource::Upper(&upper),
+            DriverKind::Overlay | DriverKind::FuseOverlay => DiffSource::Upper(&upper),
             DriverKind::Vfs => DiffSource::Tree {
                 root: &copy,
                 lowers_top_first: &lowers,
@@ -280,6 +283,18 @@ fn shell_words(words: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A mounted FUSE overlay may hold written pages in the kernel's cache (writeback): flush them
+/// to the upper dir before reading it. Not mounted: nothing is pending.
+fn flush_fuse(merged: &std::path::Path) {
+    if rootfs::mounts::is_mount_point(merged).unwrap_or(false) {
+        if let Ok(dir) = std::fs::File::open(merged) {
+            if let Err(e) = nix::unistd::syncfs(&dir) {
+                tracing::debug!("syncfs {}: {e}", merged.display());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,12 +34,18 @@ pub(crate) fn read_in_root(root: &Path, path: &str) -> Option<String> {
     Some(text)
 }
 
-/// The rootfs driver a container was created with.
+/// The rootfs driver of a container: the one it was created with, except that overlay and
+/// fuse-overlay share their on-disk format, so a configured one of these two (`--storage-driver`
+/// or `nook.conf`) mounts a container created with the other.
 pub fn driver_kind(config: &CreateConfig, store: &Store) -> Result<DriverKind, ContainerError> {
-    match config.storage_driver.as_str() {
-        "overlay" => Ok(DriverKind::Overlay),
-        "vfs" => Ok(DriverKind::Vfs),
-        _ => rootfs::choose_driver(store).map_err(|e| ContainerError::Other(e.to_string())),
+    match DriverKind::from_name(&config.storage_driver) {
+        Some(kind) if kind.has_upper() => Ok(store
+            .storage_driver()
+            .and_then(|d| DriverKind::from_storage_driver(d).ok())
+            .filter(|c| c.has_upper())
+            .unwrap_or(kind)),
+        Some(kind) => Ok(kind),
+        None => rootfs::choose_driver(store).map_err(|e| ContainerError::Other(e.to_string())),
     }
 }
 
