@@ -238,22 +238,24 @@ pub fn manager_for(p: &Placement) -> Box<dyn CgroupManager> {
     }
 }
 
-/// Moves the calling monitor into its own scope (see [`Placement::monitor_scope`]). Best
-/// effort: a caller systemd may not move (a system service running a user's nook) stays.
-pub fn place_monitor(p: &Placement) {
+/// Moves the calling monitor, and `companions` (the container's FUSE server), into its own
+/// scope (see [`Placement::monitor_scope`]). Best effort: a caller systemd may not move (a
+/// system service running a user's nook) stays.
+pub fn place_monitor(p: &Placement, companions: &[i32]) {
     if !p.monitor_scope {
         return;
     }
     use systemd::Bus;
     let unit = systemd::monitor_scope_name(&p.id);
-    let me = std::process::id() as i32;
+    let mut pids = vec![std::process::id() as i32];
+    pids.extend_from_slice(companions);
     let mut props = systemd::scope_properties(
         if p.rootless {
             "user.slice"
         } else {
             "machine.slice"
         },
-        &[me],
+        &pids,
         &Resources::default(),
         false,
     );

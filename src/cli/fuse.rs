@@ -17,6 +17,9 @@ pub struct FuseOverlayfsArgs {
     /// Mount options: lowerdir=L1:L2,upperdir=U,workdir=W[,uidmapping=..,gidmapping=..,squash_to_root]
     #[arg(short = 'o', action = clap::ArgAction::Append)]
     pub options: Vec<String>,
+    /// Write the serving process's pid to this file once mounted (nook's own use)
+    #[arg(long = "pid-file", value_name = "FILE", hide = true)]
+    pub pid_file: Option<PathBuf>,
     /// Where to mount
     pub mountpoint: PathBuf,
 }
@@ -24,6 +27,11 @@ pub struct FuseOverlayfsArgs {
 /// Runs the command (before any thread: it forks).
 pub fn run(args: &FuseOverlayfsArgs) -> anyhow::Result<i32> {
     let opts = crate::fuse::MountOptions::parse(&args.options.join(","))?;
-    crate::fuse::serve(&opts, &args.mountpoint, args.foreground || args.debug)?;
+    crate::fuse::serve(
+        &opts,
+        &args.mountpoint,
+        args.foreground || args.debug,
+        args.pid_file.as_deref(),
+    )?;
     Ok(0)
 }

@@ -166,10 +166,24 @@ pub fn run(session: Session<OverlayFs>, target: &Path) -> Result<(), FuseError> 
 
 /// The hidden `nook fuse-overlayfs` command: mounts, then (unless `foreground`) forks, the
 /// parent returning once the mount is up, the child serving until unmounted, like
-/// fuse-overlayfs. Call while single-threaded.
-pub fn serve(opts: &MountOptions, target: &Path, foreground: bool) -> Result<(), FuseError> {
+/// fuse-overlayfs. The serving process's pid goes to `pid_file` once mounted (how a monitor
+/// finds the server to take it into its own scope). Call while single-threaded.
+pub fn serve(
+    opts: &MountOptions,
+    target: &Path,
+    foreground: bool,
+    pid_file: Option<&Path>,
+) -> Result<(), FuseError> {
+    let write_pid = || {
+        if let Some(p) = pid_file {
+            if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+                tracing::warn!("writing the FUSE server's pid file {}: {e}", p.display());
+            }
+        }
+    };
     if foreground {
         let s = mount(opts, target)?;
+        write_pid();
         return run(s, target);
     }
     let io = |source| FuseError::Serve {
@@ -203,6 +217,7 @@ pub fn serve(opts: &MountOptions, target: &Path, foreground: bool) -> Result<(),
             let mut wr = std::fs::File::from(wr);
             let code = match mount(opts, target) {
                 Ok(s) => {
+                    write_pid();
                     let _ = wr.write_all(b"ok");
                     drop(wr);
                     quiet_stdio();

@@ -72,7 +72,8 @@ fn supervise(job: Job<'_>, sync: OwnedFd) -> i32 {
     exit::remove(store, &id);
     restart::allow(store, &id);
     if let Some(p) = &launch.cgroup {
-        crate::cgroups::place_monitor(p);
+        let fuse_server = crate::rootfs::fuse::server_pid(&store.paths().container_dir(&id));
+        crate::cgroups::place_monitor(p, fuse_server.as_slice());
     }
     // passthrough: the container inherits the monitor's stdout/stderr (the CLI's).
     launch.pipes = log_setup.driver != LogDriver::Passthrough;

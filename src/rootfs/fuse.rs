@@ -23,6 +23,26 @@ use super::RootfsError;
 /// The hidden command that serves the mount.
 pub const SERVER_COMMAND: &str = "fuse-overlayfs";
 
+/// The server's pid file in the container directory (next to `merged/`).
+const SERVER_PID_FILE: &str = "fuse-server.pid";
+
+/// The pid of the process serving the container's FUSE mount, when one is alive. A systemd
+/// monitor takes it into its own scope: left in the cgroup of whatever mounted it (the CLI's
+/// unit, `systemd-run --user nook run -d`), it would die with that unit and leave the
+/// running container a root that answers ENOTCONN.
+pub fn server_pid(container_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(container_dir.join(SERVER_PID_FILE)).ok()?;
+    let pid: i32 = text.trim().parse().ok()?;
+    // The pid is ours only while that process serves this container's mount.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let merged = super::merged_dir(container_dir);
+    let needle = merged.as_os_str().as_encoded_bytes();
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == needle)
+        .then_some(pid)
+}
+
 /// Mounts nook's FUSE overlay of `lowers` (top first) and `upper` on `target`; returns once
 /// it is mounted, with a server process serving it until it is unmounted.
 pub fn mount_served(
@@ -32,12 +52,18 @@ pub fn mount_served(
     target: &Path,
 ) -> Result<(), RootfsError> {
     let options = mount_program_options(lowers, upper, work, target)?;
+    let pid_file = target
+        .parent()
+        .map(|dir| dir.join(SERVER_PID_FILE))
+        .unwrap_or_else(|| PathBuf::from(SERVER_PID_FILE));
     let started = Instant::now();
     // Not current_exe(): /proc/self/exe still executes when the binary was replaced meanwhile.
     let exe = Path::new("/proc/self/exe");
     let out = Command::new(exe)
         .arg0("nook")
         .arg(SERVER_COMMAND)
+        .arg("--pid-file")
+        .arg(pid_file)
         .arg("-o")
         .arg(&options)
         .arg(target)

@@ -131,8 +131,23 @@ fn mount_new_api(spec: &OverlaySpec<'_>) -> Result<(), Attempt> {
         ctx.set_flag(c"userxattr")
             .map_err(|e| failed("setting userxattr".into(), e))?;
     }
-    ctx.create()
-        .map_err(|e| failed("creating the overlay (FSCONFIG_CMD_CREATE)".into(), e))?;
+    if let Err(e) = ctx.create() {
+        // Before 6.5 overlayfs has no fs_context of its own: the kernel's legacy adapter
+        // takes every parameter as a string and parses them only here, so an unknown
+        // `lowerdir+` shows up as a bare EINVAL with nothing in the context's log (Debian 12's
+        // 6.1 logs "unrecognized mount option" to dmesg only).
+        let kernel = ctx.messages();
+        if e.raw_os_error() == Some(libc::EINVAL) && kernel.is_empty() {
+            return Err(Attempt::Unsupported(format!(
+                "FSCONFIG_CMD_CREATE: {e} with no reason logged (a kernel before 6.5 parsing lowerdir+ at create)"
+            )));
+        }
+        return Err(Attempt::Failed {
+            step: "creating the overlay (FSCONFIG_CMD_CREATE)".into(),
+            source: e,
+            kernel,
+        });
+    }
     let mnt = ctx.mount().map_err(|e| failed("fsmount".into(), e))?;
     move_mount(mnt.as_fd(), spec.target)
         .map_err(|e| failed(format!("move_mount onto {}", spec.target.display()), e))?;
