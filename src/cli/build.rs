@@ -46,13 +46,17 @@ pub struct BuildArgs {
     #[arg(long, value_name = "POLICY", default_value = "missing", num_args = 0..=1,
           default_missing_value = "always")]
     pub pull: String,
-    /// Keep intermediate images so later builds can use them as a cache
+    /// Keep each step's image as a cache for later builds (false: no cache, and the build's
+    /// new layers become one)
     #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub layers: bool,
-    /// Squash the image into a single layer
-    #[arg(long)]
+    /// Squash the layers this build adds into one, on top of the base image's layers
+    #[arg(long, conflicts_with = "squash_all")]
     pub squash: bool,
+    /// Squash all layers, the base image's included, into one
+    #[arg(long)]
+    pub squash_all: bool,
     /// Format of the image manifest and config: oci or docker
     #[arg(long, value_name = "FORMAT", default_value = "oci")]
     pub format: ImageFormat,
@@ -209,6 +213,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         },
         layers: args.layers,
         squash: args.squash,
+        squash_all: args.squash_all,
         format: args.format,
         labels,
         annotations,

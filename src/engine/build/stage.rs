@@ -3,7 +3,7 @@
 //! names).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::config_step::{self, shell_of};
@@ -16,6 +16,7 @@ use crate::engine::container::config::NetworkMode;
 use crate::engine::container::{resolve_image, ContainerError};
 use crate::image::commit::{self, write_image, CommitError, ImageDraft, WriteOptions};
 use crate::image::digest::Digest;
+use crate::image::install::layer_diff_dir;
 use crate::image::pull::{Event, Progress};
 use crate::store::{ImageRecord, Store};
 
@@ -56,6 +57,19 @@ pub(super) struct Builder<'a> {
     pub built: BTreeMap<usize, ImageRecord>,
     pub cache_hits: usize,
     pub executed: usize,
+    /// The base image of the final stage (what `--squash` keeps as it is).
+    pub final_base: Option<ImageRecord>,
+    /// Images the steps of this build wrote (removed at the end with `--layers=false`).
+    pub intermediates: Vec<String>,
+}
+
+/// What the final image's layers become.
+enum Squash {
+    /// All of them into one (`--squash-all`).
+    All,
+    /// The layers the final stage added into one on the base image's (`--squash`,
+    /// `--layers=false`).
+    OnBase(ImageRecord),
 }
 
 impl Builder<'_> {
@@ -75,6 +89,9 @@ impl Builder<'_> {
             stage.from.original.trim()
         ));
         let base = self.base_image(stage)?;
+        if final_stage {
+            self.final_base = Some(base.clone());
+        }
         let mut cur = Cur::of(self.store, base)?;
         let mut vars = StageVars::new(&stages.meta, self.args);
         for e in cur.draft.config.config.env.clone().unwrap_or_default() {
@@ -374,6 +391,7 @@ impl Builder<'_> {
                 Ok::<(), crate::store::StoreError>(())
             })
             .map_err(ContainerError::from)?;
+        self.intermediates.push(image.id.clone());
         cur.image = image;
         self.executed += 1;
         Ok(())
@@ -415,7 +433,104 @@ impl Builder<'_> {
         Ok(self.ctx.digest(&entries)?.to_string())
     }
 
-    /// The final image: `--squash`, `--label`s and the names; prints the COMMIT lines.
+    /// What `--squash`, `--squash-all` and `--layers=false` make of the final image's layers;
+    /// None when they stay as they are (also when the stage added at most one layer).
+    fn squash_mode(&self, image: &ImageRecord) -> Option<Squash> {
+        let opts = self.opts;
+        if opts.squash_all {
+            return Some(Squash::All);
+        }
+        if !(opts.squash || !opts.layers) {
+            return None;
+        }
+        let base = self.final_base.clone()?;
+        (image.layers.len() > base.layers.len() + 1 && image.layers.starts_with(&base.layers))
+            .then_some(Squash::OnBase(base))
+    }
+
+    /// Commits the final image's root filesystem as one layer over the base's layers (none for
+    /// [`Squash::All`]) into `draft`; the history entries of the squashed steps become
+    /// `empty_layer` except the last.
+    fn squash(
+        &self,
+        image: &ImageRecord,
+        how: Squash,
+        draft: &mut ImageDraft,
+    ) -> Result<(), BuildError> {
+        let opts = self.opts;
+        let base = match how {
+            Squash::All => ImageDraft::scratch(),
+            Squash::OnBase(base) => {
+                ImageDraft::from_image(self.store, &base).map_err(commit_err)?
+            }
+        };
+        let base_dirs: Vec<PathBuf> = base
+            .chain
+            .iter()
+            .rev()
+            .map(|c| layer_diff_dir(self.store, c.hex()))
+            .collect();
+        let work = Work::create(
+            self.store,
+            &WorkSpec {
+                image: image.id.clone(),
+                user: String::new(),
+                workdir: "/".into(),
+                env: Vec::new(),
+                network: NetworkMode::None,
+            },
+            vec!["/bin/sh".into()],
+            self.progress,
+        )?;
+        let layer = work.commit_tree(
+            base.top_chain(),
+            &base_dirs,
+            opts.compression,
+            opts.timestamp,
+        )?;
+        draft.layers = base.layers.clone();
+        draft.layers.push(layer.descriptor.clone());
+        draft.chain = base.chain.clone();
+        draft.chain.push(layer.chain_id.clone());
+        draft.config.rootfs.diff_ids = base.config.rootfs.diff_ids.clone();
+        draft.config.rootfs.diff_ids.push(layer.diff_id.clone());
+        let kept = base.config.history.len();
+        let squashed = draft.config.history.len().saturating_sub(kept);
+        for h in draft.config.history.iter_mut().skip(kept) {
+            h.empty_layer = true;
+        }
+        if squashed > 0 {
+            if let Some(last) = draft.config.history.last_mut() {
+                last.empty_layer = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// With `--layers=false` nothing of the build is kept but its result: the images the
+    /// steps wrote go, and the layers only they used.
+    pub fn remove_intermediates(&self, keep: &ImageRecord) {
+        if self.opts.layers {
+            return;
+        }
+        let images = self.store.images();
+        let mut removed = Vec::new();
+        for id in self.intermediates.iter().filter(|id| **id != keep.id) {
+            match images.get(id) {
+                Ok(rec) if rec.names.is_empty() => match images.remove(id) {
+                    Ok(_) => removed.push(rec),
+                    Err(e) => tracing::warn!("removing the intermediate image {id}: {e}"),
+                },
+                _ => {}
+            }
+        }
+        if let Err(e) = crate::engine::image::collect_garbage(self.store, &removed) {
+            tracing::warn!("removing the layers of intermediate images: {e}");
+        }
+    }
+
+    /// The final image: `--squash`/`--squash-all`/`--layers=false`, `--label`s and the names;
+    /// prints the COMMIT lines.
     pub fn finish(
         &mut self,
         image: ImageRecord,
@@ -426,31 +541,11 @@ impl Builder<'_> {
             "COMMIT {}",
             opts.names.first().map(String::as_str).unwrap_or("")
         ));
-        let image = if opts.squash || !opts.labels.is_empty() || !opts.annotations.is_empty() {
+        let squash = self.squash_mode(&image);
+        let image = if squash.is_some() || !opts.labels.is_empty() || !opts.annotations.is_empty() {
             let mut draft = ImageDraft::from_image(self.store, &image).map_err(commit_err)?;
-            if opts.squash {
-                let work = Work::create(
-                    self.store,
-                    &WorkSpec {
-                        image: image.id.clone(),
-                        user: String::new(),
-                        workdir: "/".into(),
-                        env: Vec::new(),
-                        network: NetworkMode::None,
-                    },
-                    vec!["/bin/sh".into()],
-                    self.progress,
-                )?;
-                let layer = work.commit_tree(None, &[], opts.compression, opts.timestamp)?;
-                draft.layers = vec![layer.descriptor.clone()];
-                draft.chain = vec![layer.chain_id.clone()];
-                draft.config.rootfs.diff_ids = vec![layer.diff_id.clone()];
-                for h in &mut draft.config.history {
-                    h.empty_layer = true;
-                }
-                if let Some(last) = draft.config.history.last_mut() {
-                    last.empty_layer = false;
-                }
+            if let Some(how) = squash {
+                self.squash(&image, how, &mut draft)?;
             }
             if !opts.labels.is_empty() {
                 let labels = draft.config.config.labels.get_or_insert_with(BTreeMap::new);
