@@ -440,7 +440,7 @@ impl Builder<'_> {
         if opts.squash_all {
             return Some(Squash::All);
         }
-        if !(opts.squash || !opts.layers) {
+        if !opts.squash && opts.layers {
             return None;
         }
         let base = self.final_base.clone()?;
