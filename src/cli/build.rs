@@ -75,7 +75,8 @@ pub struct BuildArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
-    /// Network of RUN steps: host or none
+    /// Network of RUN steps: host (the default), private (pasta or slirp4netns),
+    /// pasta[:OPTIONS], slirp4netns[:OPTIONS], none, container:NAME or ns:PATH
     #[arg(long, value_name = "MODE", default_value = "host")]
     pub network: String,
     /// Set the image creation time and clamp file times to this Unix time (as SOURCE_DATE_EPOCH)
@@ -173,11 +174,8 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         other => anyhow::bail!("invalid --pull \"{other}\": use missing, always or never"),
     };
     let network = match args.network.as_str() {
-        "host" | "" => NetworkMode::Host,
-        "none" => NetworkMode::None,
-        other => anyhow::bail!(
-            "invalid --network \"{other}\" for build: use host or none (private networks are not available yet)"
-        ),
+        "" => NetworkMode::Host,
+        text => NetworkMode::parse(text)?,
     };
     let platform =
         match &args.platform {

@@ -4,13 +4,12 @@
 //! files; the second build is all cache hits and faster, a touched COPY source rebuilds from
 //! that COPY, `--no-cache` rebuilds all; multi-stage copies only what it names; a syntax
 //! error names file:line; a failing RUN names the step and exit code and leaves no layer,
-//! image or container; a built image goes through the registry and back; `--squash` and
-//! `--layers=false` make the new layers one on the base's, `--squash-all` one layer in all.
+//! image or container; a built image goes through the registry and back.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::commit::{top_layer_of, Entry};
+use crate::commit::top_layer_of;
 use crate::push::{tag_of, TLS_OFF};
 use crate::support::{self, Rig, Runner, Trial};
 
@@ -30,9 +29,6 @@ pub fn tests() -> Vec<Trial> {
             multi_stage(rig, &rig.user().isolated())
         }),
         support::test("build::errors", |rig| errors(rig, &rig.user().isolated())),
-        support::test("build::squash_squash_all_and_no_layers", |rig| {
-            squash(rig, &rig.user().isolated())
-        }),
         support::test("build::push_pull_round_trip", |rig| {
             round_trip(rig, &rig.user().isolated())
         }),
@@ -41,7 +37,7 @@ pub fn tests() -> Vec<Trial> {
 
 /// A fresh context directory in the user's home with `files` (path, content), readable by
 /// the user.
-fn context(user: &Runner, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn context(user: &Runner, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = user.home().join(format!("ctx-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     for (path, text) in files {
@@ -62,7 +58,7 @@ fn open_up(dir: &Path) {
     assert!(status.success());
 }
 
-fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
+pub(crate) fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
     let d = dir.display().to_string();
     let all: Vec<&str> = ["build"]
         .iter()
@@ -73,7 +69,7 @@ fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
     user.nook(&all)
 }
 
-fn inspect(user: &Runner, image: &str, format: &str) -> String {
+pub(crate) fn inspect(user: &Runner, image: &str, format: &str) -> String {
     user.nook(&["image", "inspect", "--format", format, image])
         .ok()
         .trim()
@@ -434,104 +430,4 @@ fn round_trip(rig: &Rig, user: &Runner) {
     user.nook(&["rmi", "brt:1"]).ok();
     user.nook(&["pull", "-q", TLS_OFF, &dest]).ok();
     assert_eq!(user.nook(&["run", "--rm", &dest]).ok(), "built\n");
-}
-
-fn layer_count(user: &Runner, image: &str) -> usize {
-    inspect(user, image, "{{len .RootFS.Layers}}")
-        .parse()
-        .expect("a layer count")
-}
-
-/// History entries that made a layer.
-fn non_empty_history(user: &Runner, image: &str) -> usize {
-    let history: serde_json::Value =
-        serde_json::from_str(&inspect(user, image, "{{json .History}}")).expect("history");
-    history
-        .as_array()
-        .expect("history array")
-        .iter()
-        .filter(|h| h["empty_layer"] != true)
-        .count()
-}
-
-fn paths(entries: &[Entry]) -> Vec<&str> {
-    entries.iter().map(|e| e.1.as_str()).collect()
-}
-
-fn squash(rig: &Rig, user: &Runner) {
-    let busybox = support::pulled_busybox(rig, user);
-    let base = layer_count(user, &busybox);
-    let file = format!(
-        "FROM {busybox}\nRUN echo a > /a\nRUN echo b > /b && rm /bin/ls\nENV X=1\nRUN echo c > /c\n"
-    );
-    let dir = context(user, "squash", &[("Containerfile", &file)]);
-    let check = |image: &str| {
-        let out = user.nook(&[
-            "run",
-            "--rm",
-            image,
-            "sh",
-            "-c",
-            "cat /a /b /c; test -e /bin/ls || echo no-ls; echo $X",
-        ]);
-        assert_eq!(out.ok(), "a\nb\nc\nno-ls\n1\n", "{image}");
-    };
-
-    build(user, &dir, &["-q", "-t", "plain:1"]).ok();
-    assert_eq!(layer_count(user, "plain:1"), base + 3, "one layer per RUN");
-    check("plain:1");
-
-    build(user, &dir, &["-q", "--squash", "-t", "sq:1"]).ok();
-    assert_eq!(
-        layer_count(user, "sq:1"),
-        base + 1,
-        "--squash keeps the base's layers"
-    );
-    assert_eq!(non_empty_history(user, "sq:1"), base + 1);
-    let top = top_layer_of(user, &[], "localhost/sq:1", usize::MAX);
-    let top = paths(&top);
-    for p in ["a", "b", "c", "bin/.wh.ls"] {
-        assert!(top.contains(&p), "{p} in the squashed layer: {top:?}");
-    }
-    assert!(
-        !top.contains(&"bin/busybox"),
-        "the base is not in it: {top:?}"
-    );
-    check("sq:1");
-
-    build(user, &dir, &["-q", "--squash-all", "-t", "sqa:1"]).ok();
-    assert_eq!(layer_count(user, "sqa:1"), 1, "--squash-all: one layer");
-    assert_eq!(non_empty_history(user, "sqa:1"), 1);
-    let all = top_layer_of(user, &[], "localhost/sqa:1", usize::MAX);
-    let all = paths(&all);
-    assert!(
-        all.contains(&"bin/busybox") && all.contains(&"a"),
-        "{all:?}"
-    );
-    assert!(
-        !all.iter().any(|p| p.contains(".wh.")),
-        "no whiteouts: {all:?}"
-    );
-    check("sqa:1");
-
-    let images = || {
-        user.nook(&["images", "-q", "-a", "--no-trunc"])
-            .ok()
-            .lines()
-            .count()
-    };
-    let before = images();
-    let out = build(user, &dir, &["--layers=false", "-t", "nl:1"]);
-    assert!(!out.ok().contains("Using cache"), "no cache without layers");
-    assert_eq!(
-        layer_count(user, "nl:1"),
-        base + 1,
-        "--layers=false: one new layer"
-    );
-    assert_eq!(images(), before + 1, "only the result is kept");
-    check("nl:1");
-
-    let out = build(user, &dir, &["--squash", "--squash-all"]);
-    assert_eq!(out.code(), 125);
-    assert!(out.stderr().contains("--squash-all"), "{}", out.stderr());
 }

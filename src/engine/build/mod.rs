@@ -189,6 +189,7 @@ pub fn build(
         cache_hits: 0,
         executed: 0,
         final_base: None,
+        downloads: BTreeMap::new(),
         intermediates: Vec::new(),
     };
     let total = plan.len();

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::config_step::{self, shell_of};
-use super::copy::{copy_from_context, copy_from_image, mkdir_p, Placement};
+use super::copy::{copy_from_context, copy_from_image, mkdir_p, Download, Placement};
 use super::work::{LayerSpec, Work, WorkSpec};
 use super::{BuildError, BuildOptions, Out};
-use crate::build::containerfile::{Copy, CopySource, Instruction, RunNetwork};
+use crate::build::containerfile::{is_remote, Copy, CopySource, Instruction, RunNetwork};
 use crate::build::{parse, BuildArgs, Context, ParseError, Stage, StageVars, Stages, Step};
 use crate::engine::container::config::NetworkMode;
 use crate::engine::container::{resolve_image, ContainerError};
@@ -23,6 +23,14 @@ use crate::store::{ImageRecord, Store};
 struct Quiet;
 impl Progress for Quiet {
     fn event(&self, _: Event<'_>) {}
+}
+
+/// The URLs among an ADD's sources (none for COPY).
+fn remote_sources(c: &Copy, add: bool) -> impl Iterator<Item = &str> {
+    c.sources.iter().filter_map(move |s| match s {
+        CopySource::Path(p) if add && is_remote(p) => Some(p.as_str()),
+        _ => None,
+    })
 }
 
 fn short(id: &str) -> &str {
@@ -59,6 +67,8 @@ pub(super) struct Builder<'a> {
     pub executed: usize,
     /// The base image of the final stage (what `--squash` keeps as it is).
     pub final_base: Option<ImageRecord>,
+    /// ADD URLs downloaded by this build, by URL.
+    pub downloads: BTreeMap<String, Download>,
     /// Images the steps of this build wrote (removed at the end with `--layers=false`).
     pub intermediates: Vec<String>,
 }
@@ -219,7 +229,9 @@ impl Builder<'_> {
         let created_by = config_step::created_by(&step.original, run_argv.as_deref(), &run_args);
         let content = match &inst {
             Instruction::Copy(c) | Instruction::Add(c) => {
-                self.content_key(c).map_err(|e| fail(e.to_string(), None))?
+                let add = matches!(inst, Instruction::Add(_));
+                self.content_key(c, add)
+                    .map_err(|e| fail(e.to_string(), None))?
             }
             _ => String::new(),
         };
@@ -307,7 +319,12 @@ impl Builder<'_> {
                 work.with_rootfs(|root| {
                     let place = Placement::new(root, c, &cwd)?;
                     match &from {
-                        None => copy_from_context(root, self.ctx, c, add, &place),
+                        None => {
+                            let downloads: Vec<&Download> = remote_sources(c, add)
+                                .filter_map(|u| self.downloads.get(u))
+                                .collect();
+                            copy_from_context(root, self.ctx, c, add, &downloads, &place)
+                        }
                         Some(img) => {
                             let src = Work::create(
                                 self.store,
@@ -414,8 +431,9 @@ impl Builder<'_> {
     }
 
     /// What the cache must know of a COPY/ADD's sources beyond the instruction text: the
-    /// context files' digest, or the `--from` image's id.
-    fn content_key(&self, c: &Copy) -> Result<String, BuildError> {
+    /// context files' digest and the ADD URLs' bodies' (downloaded here, kept for the copy),
+    /// or the `--from` image's id.
+    fn content_key(&mut self, c: &Copy, add: bool) -> Result<String, BuildError> {
         if let Some(f) = &c.from {
             return Ok(format!("from {}", self.copy_source_image(f)?.id));
         }
@@ -423,14 +441,27 @@ impl Builder<'_> {
             .sources
             .iter()
             .filter_map(|s| match s {
-                CopySource::Path(p) if !crate::build::containerfile::is_remote(p) => {
-                    Some(p.as_str())
-                }
+                CopySource::Path(p) if !is_remote(p) => Some(p.as_str()),
                 _ => None,
             })
             .collect();
         let entries = self.ctx.select(&paths)?;
-        Ok(self.ctx.digest(&entries)?.to_string())
+        let mut key = self.ctx.digest(&entries)?.to_string();
+        for url in remote_sources(c, add) {
+            if !self.downloads.contains_key(url) {
+                let file = self
+                    .store
+                    .blobs()
+                    .scratch_file()
+                    .map_err(ContainerError::from)?;
+                self.downloads
+                    .insert(url.to_string(), Download::fetch(url, file)?);
+            }
+            if let Some(d) = self.downloads.get(url) {
+                key.push_str(&format!(" {url}={}", d.digest));
+            }
+        }
+        Ok(key)
     }
 
     /// What `--squash`, `--squash-all` and `--layers=false` make of the final image's layers;
