@@ -3,7 +3,8 @@
 //! `--layers=false` keeps no step images); ADD of a URL served on loopback lands with mode
 //! 0600, is a cache hit while the body is the same and rebuilds when it changes, and a
 //! missing URL or a git source is a clear error; `--network none|private` decide what RUN
-//! sees.
+//! sees; `-f` picks another file, `--iidfile` gets the id `-q` prints, and `--pull=never`
+//! without the base image names it.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,9 @@ pub fn tests() -> Vec<Trial> {
         }),
         support::test("build::network_of_run_steps", |rig| {
             network(rig, &rig.user().isolated())
+        }),
+        support::test("build::file_iidfile_and_pull_never", |rig| {
+            file_iidfile_pull(rig, &rig.user().isolated())
         }),
     ]
 }
@@ -236,4 +240,47 @@ fn network(rig: &Rig, user: &Runner) {
     let out = build(user, &dir, &["--network", "bridge"]);
     assert_eq!(out.code(), 125);
     assert!(out.stderr().contains("bridge"), "{}", out.stderr());
+}
+
+fn file_iidfile_pull(rig: &Rig, user: &Runner) {
+    let busybox = support::pulled_busybox(rig, user);
+    let dir = context(
+        user,
+        "file-flag",
+        &[
+            ("Containerfile", "FROM scratch\nBOGUS\n"),
+            (
+                "other.Containerfile",
+                &format!("FROM {busybox}\nRUN echo other > /which\n"),
+            ),
+        ],
+    );
+    let iid = user.home().join("iid");
+    let iid_arg = iid.display().to_string();
+    let file = dir.join("other.Containerfile").display().to_string();
+    let out = build(
+        user,
+        &dir,
+        &["-q", "-f", &file, "--iidfile", &iid_arg, "-t", "other:1"],
+    );
+    let id = out.ok().trim().to_string();
+    assert_eq!(id.len(), 64, "-q prints the id alone: {id:?}");
+    let written = std::fs::read_to_string(&iid).expect("the iidfile");
+    assert_eq!(written, format!("sha256:{id}"));
+    let which = user.nook(&["run", "--rm", "other:1", "cat", "/which"]).ok();
+    assert_eq!(which, "other\n", "-f picked the other file");
+
+    let missing = format!("{}/busybox:never-pushed", rig.registry().host());
+    let dir = context(
+        user,
+        "pull-never",
+        &[("Containerfile", &format!("FROM {missing}\nRUN true\n"))],
+    );
+    let out = build(user, &dir, &["--pull=never"]);
+    assert_eq!(out.code(), 125);
+    assert!(
+        out.stderr().contains("never-pushed"),
+        "names the image: {}",
+        out.stderr()
+    );
 }
