@@ -46,13 +46,17 @@ pub struct BuildArgs {
     #[arg(long, value_name = "POLICY", default_value = "missing", num_args = 0..=1,
           default_missing_value = "always")]
     pub pull: String,
-    /// Keep intermediate images so later builds can use them as a cache
+    /// Keep each step's image as a cache for later builds (false: no cache, and the build's
+    /// new layers become one)
     #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub layers: bool,
-    /// Squash the image into a single layer
-    #[arg(long)]
+    /// Squash the layers this build adds into one, on top of the base image's layers
+    #[arg(long, conflicts_with = "squash_all")]
     pub squash: bool,
+    /// Squash all layers, the base image's included, into one
+    #[arg(long)]
+    pub squash_all: bool,
     /// Format of the image manifest and config: oci or docker
     #[arg(long, value_name = "FORMAT", default_value = "oci")]
     pub format: ImageFormat,
@@ -71,7 +75,8 @@ pub struct BuildArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
-    /// Network of RUN steps: host or none
+    /// Network of RUN steps: host (the default), private (pasta or slirp4netns),
+    /// pasta[:OPTIONS], slirp4netns[:OPTIONS], none, container:NAME or ns:PATH
     #[arg(long, value_name = "MODE", default_value = "host")]
     pub network: String,
     /// Set the image creation time and clamp file times to this Unix time (as SOURCE_DATE_EPOCH)
@@ -169,11 +174,8 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         other => anyhow::bail!("invalid --pull \"{other}\": use missing, always or never"),
     };
     let network = match args.network.as_str() {
-        "host" | "" => NetworkMode::Host,
-        "none" => NetworkMode::None,
-        other => anyhow::bail!(
-            "invalid --network \"{other}\" for build: use host or none (private networks are not available yet)"
-        ),
+        "" => NetworkMode::Host,
+        text => NetworkMode::parse(text)?,
     };
     let platform =
         match &args.platform {
@@ -209,6 +211,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         },
         layers: args.layers,
         squash: args.squash,
+        squash_all: args.squash_all,
         format: args.format,
         labels,
         annotations,

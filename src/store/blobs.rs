@@ -158,6 +158,23 @@ impl BlobStore {
         Ok(written)
     }
 
+    /// An anonymous scratch file in the blob store's temporary directory, unlinked at once: it
+    /// is gone with its last descriptor (a download kept for the length of one command).
+    pub fn scratch_file(&self) -> Result<File, StoreError> {
+        let tmp_dir = self.root.join("tmp");
+        make_dir(&tmp_dir)?;
+        let path = tmp_dir.join(format!("scratch.{}.{}", std::process::id(), random_hex(4)));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StoreError::io("create", &path, e))?;
+        fs::remove_file(&path).map_err(|e| StoreError::io("unlink", &path, e))?;
+        Ok(file)
+    }
+
     /// Removes a blob (absent is fine).
     pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
         let path = self.path(digest);

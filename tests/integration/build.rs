@@ -37,7 +37,7 @@ pub fn tests() -> Vec<Trial> {
 
 /// A fresh context directory in the user's home with `files` (path, content), readable by
 /// the user.
-fn context(user: &Runner, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn context(user: &Runner, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = user.home().join(format!("ctx-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     for (path, text) in files {
@@ -58,7 +58,7 @@ fn open_up(dir: &Path) {
     assert!(status.success());
 }
 
-fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
+pub(crate) fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
     let d = dir.display().to_string();
     let all: Vec<&str> = ["build"]
         .iter()
@@ -69,7 +69,7 @@ fn build(user: &Runner, dir: &Path, args: &[&str]) -> support::Output {
     user.nook(&all)
 }
 
-fn inspect(user: &Runner, image: &str, format: &str) -> String {
+pub(crate) fn inspect(user: &Runner, image: &str, format: &str) -> String {
     user.nook(&["image", "inspect", "--format", format, image])
         .ok()
         .trim()

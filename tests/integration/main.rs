@@ -14,6 +14,7 @@ mod archive;
 mod attach;
 mod bench_seed;
 mod build;
+mod build_options;
 mod cgroups;
 mod cli;
 mod commit;
@@ -63,6 +64,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(import::tests());
     tests.extend(commit::tests());
     tests.extend(build::tests());
+    tests.extend(build_options::tests());
     tests.extend(store::tests());
     tests.extend(layer_apply::tests());
     tests.extend(archive::tests());

@@ -9,7 +9,8 @@
 //! (created with its missing parents); a single file source otherwise takes the destination's
 //! name. ADD extracts local tar archives (plain, gzip, zstd) into the destination directory.
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 
@@ -21,6 +22,7 @@ use crate::engine::container::copy::{
 use crate::engine::container::etc_files::resolve_user;
 use crate::engine::container::start::read_in_root;
 use crate::engine::container::ContainerError;
+use crate::image::digest::{Digest, DigestWriter};
 use crate::image::layer::fsops;
 
 use super::config_step::workdir;
@@ -118,24 +120,52 @@ pub fn mkdir_p(root: &Path, path: &str) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// A fetched ADD URL: its file name and bytes.
-fn fetch(url: &str) -> Result<(String, Vec<u8>), ContainerError> {
-    let name = url
-        .split(['?', '#'])
-        .next()
-        .and_then(|u| u.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .unwrap_or("download")
-        .to_string();
-    let resp = ureq::get(url)
-        .call()
-        .map_err(|e| other(format!("ADD {url}: {e}")))?;
-    let mut body = Vec::new();
-    resp.into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .map_err(|e| other(format!("ADD {url}: reading the response: {e}")))?;
-    Ok((name, body))
+/// An ADD URL's body, downloaded once per build into an anonymous file; its digest is part
+/// of the step's cache key (like Docker and Buildah, a changed remote file rebuilds).
+pub struct Download {
+    /// The file name the URL gives (its last path segment, else `download`).
+    pub name: String,
+    pub size: u64,
+    pub digest: Digest,
+    file: File,
+}
+
+impl Download {
+    /// GETs `url` into `into` (an empty read-write file).
+    pub fn fetch(url: &str, into: File) -> Result<Download, ContainerError> {
+        if url.starts_with("git@") {
+            return Err(other(format!(
+                "ADD {url}: git repositories are not supported by nook build: clone it into the context and COPY it"
+            )));
+        }
+        let name = url
+            .split(['?', '#'])
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("download")
+            .to_string();
+        let resp = ureq::get(url)
+            .call()
+            .map_err(|e| other(format!("ADD {url}: {e}")))?;
+        let mut sink = DigestWriter::new(into);
+        io::copy(&mut resp.into_body().into_reader(), &mut sink)
+            .map_err(|e| other(format!("ADD {url}: reading the response: {e}")))?;
+        let (digest, size, file) = sink.finish();
+        Ok(Download {
+            name,
+            size,
+            digest,
+            file,
+        })
+    }
+
+    /// The body from its start.
+    fn reader(&self) -> io::Result<&File> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(f)
+    }
 }
 
 /// The decompressed stream of a tar archive (plain, gzip, zstd), or `None` if `path` is not one.
@@ -157,12 +187,14 @@ fn archive_reader(path: &Path) -> Option<Box<dyn Read>> {
     None
 }
 
-/// COPY/ADD from the build context (and heredocs, and ADD URLs) into `root`.
+/// COPY/ADD from the build context (and heredocs, and ADD URLs: `downloads`, in source
+/// order) into `root`.
 pub fn copy_from_context(
     root: &Path,
     ctx: &Context,
     copy: &Copy,
     add: bool,
+    downloads: &[&Download],
     place: &Placement,
 ) -> Result<(), ContainerError> {
     let ctx_err = |e: crate::build::context::ContextError| other(e.to_string());
@@ -175,14 +207,6 @@ pub fn copy_from_context(
         })
         .collect();
     let entries = ctx.select(&paths).map_err(ctx_err)?;
-    let mut urls = Vec::new();
-    for s in &copy.sources {
-        if let CopySource::Path(p) = s {
-            if add && is_remote(p) {
-                urls.push(fetch(p)?);
-            }
-        }
-    }
     let heredocs: Vec<_> = copy
         .sources
         .iter()
@@ -195,7 +219,7 @@ pub fn copy_from_context(
         && !paths[0].contains(['*', '?', '['])
         && !ctx.root().join(paths[0].trim_start_matches('/')).is_dir();
     let single_file =
-        copy.sources.len() == 1 && (one_path_file || !urls.is_empty() || !heredocs.is_empty());
+        copy.sources.len() == 1 && (one_path_file || !downloads.is_empty() || !heredocs.is_empty());
     let (dir, rename) = place.target(root, single_file);
     mkdir_p(root, &dir)?;
     let dest_fd = open_container_dir(root, &dir)?;
@@ -247,10 +271,11 @@ pub fn copy_from_context(
                 b.append_data(&mut hd, name_of(&h.name), h.content.as_bytes())
                     .map_err(|err| io_fail(&h.name, err))?;
             }
-            for (n, body) in &urls {
-                let mut hd = place.header(0o600, tar::EntryType::Regular, body.len() as u64, now);
-                b.append_data(&mut hd, name_of(n), body.as_slice())
-                    .map_err(|err| io_fail(n, err))?;
+            for d in downloads {
+                let mut hd = place.header(0o600, tar::EntryType::Regular, d.size, now);
+                let body = d.reader().map_err(|err| io_fail(&d.name, err))?;
+                b.append_data(&mut hd, name_of(&d.name), body.take(d.size))
+                    .map_err(|err| io_fail(&d.name, err))?;
             }
             b.into_inner()
                 .and_then(|mut w| w.flush())

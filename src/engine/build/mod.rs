@@ -10,8 +10,9 @@
 //! untagged intermediate whose record holds its `parent` image id and `build_key` (the
 //! expanded instruction, the RUN environment, and for COPY/ADD the sources' content digest):
 //! the cache is the lookup of a record with the same parent and key, so a changed file
-//! rebuilds exactly the steps from its COPY on. `--squash` commits the final root filesystem
-//! as one layer, `--layers=false` the stage's new layers as one on the base; `--label` and
+//! rebuilds exactly the steps from its COPY on. `--squash` (and `--layers=false`, which also
+//! removes the step images at the end) commits the final stage's new layers as one on its
+//! base image's layers, `--squash-all` the whole root filesystem as one layer; `--label` and
 //! the names are applied to the final image. Progress lines are Podman's (`STEP 3/7: ...`,
 //! `--> Using cache <id>`, `--> <id>`, `COMMIT name`, `Successfully tagged ...`).
 
@@ -50,7 +51,10 @@ pub struct BuildOptions {
     pub pull: PullPolicy,
     pub pull_options: PullOptions,
     pub layers: bool,
+    /// `--squash`: the final stage's new layers become one, on the base image's layers.
     pub squash: bool,
+    /// `--squash-all`: the whole root filesystem becomes one layer.
+    pub squash_all: bool,
     pub format: ImageFormat,
     pub labels: Vec<(String, String)>,
     /// `--annotation`: written into the final image's manifest (OCI).
@@ -78,6 +82,7 @@ impl Default for BuildOptions {
             pull_options: PullOptions::default(),
             layers: true,
             squash: false,
+            squash_all: false,
             format: ImageFormat::Oci,
             labels: Vec::new(),
             annotations: BTreeMap::new(),
@@ -183,6 +188,9 @@ pub fn build(
         built: BTreeMap::new(),
         cache_hits: 0,
         executed: 0,
+        final_base: None,
+        downloads: BTreeMap::new(),
+        intermediates: Vec::new(),
     };
     let total = plan.len();
     let mut last = None;
@@ -203,6 +211,7 @@ pub fn build(
         ))));
     };
     let image = run.finish(image, &mut out)?;
+    run.remove_intermediates(&image);
     Ok(BuildReport {
         image,
         cache_hits: run.cache_hits,

@@ -3,25 +3,34 @@
 //! names).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::config_step::{self, shell_of};
-use super::copy::{copy_from_context, copy_from_image, mkdir_p, Placement};
+use super::copy::{copy_from_context, copy_from_image, mkdir_p, Download, Placement};
 use super::work::{LayerSpec, Work, WorkSpec};
 use super::{BuildError, BuildOptions, Out};
-use crate::build::containerfile::{Copy, CopySource, Instruction, RunNetwork};
+use crate::build::containerfile::{is_remote, Copy, CopySource, Instruction, RunNetwork};
 use crate::build::{parse, BuildArgs, Context, ParseError, Stage, StageVars, Stages, Step};
 use crate::engine::container::config::NetworkMode;
 use crate::engine::container::{resolve_image, ContainerError};
 use crate::image::commit::{self, write_image, CommitError, ImageDraft, WriteOptions};
 use crate::image::digest::Digest;
+use crate::image::install::layer_diff_dir;
 use crate::image::pull::{Event, Progress};
 use crate::store::{ImageRecord, Store};
 
 struct Quiet;
 impl Progress for Quiet {
     fn event(&self, _: Event<'_>) {}
+}
+
+/// The URLs among an ADD's sources (none for COPY).
+fn remote_sources(c: &Copy, add: bool) -> impl Iterator<Item = &str> {
+    c.sources.iter().filter_map(move |s| match s {
+        CopySource::Path(p) if add && is_remote(p) => Some(p.as_str()),
+        _ => None,
+    })
 }
 
 fn short(id: &str) -> &str {
@@ -56,6 +65,21 @@ pub(super) struct Builder<'a> {
     pub built: BTreeMap<usize, ImageRecord>,
     pub cache_hits: usize,
     pub executed: usize,
+    /// The base image of the final stage (what `--squash` keeps as it is).
+    pub final_base: Option<ImageRecord>,
+    /// ADD URLs downloaded by this build, by URL.
+    pub downloads: BTreeMap<String, Download>,
+    /// Images the steps of this build wrote (removed at the end with `--layers=false`).
+    pub intermediates: Vec<String>,
+}
+
+/// What the final image's layers become.
+enum Squash {
+    /// All of them into one (`--squash-all`).
+    All,
+    /// The layers the final stage added into one on the base image's (`--squash`,
+    /// `--layers=false`).
+    OnBase(ImageRecord),
 }
 
 impl Builder<'_> {
@@ -75,6 +99,9 @@ impl Builder<'_> {
             stage.from.original.trim()
         ));
         let base = self.base_image(stage)?;
+        if final_stage {
+            self.final_base = Some(base.clone());
+        }
         let mut cur = Cur::of(self.store, base)?;
         let mut vars = StageVars::new(&stages.meta, self.args);
         for e in cur.draft.config.config.env.clone().unwrap_or_default() {
@@ -202,7 +229,9 @@ impl Builder<'_> {
         let created_by = config_step::created_by(&step.original, run_argv.as_deref(), &run_args);
         let content = match &inst {
             Instruction::Copy(c) | Instruction::Add(c) => {
-                self.content_key(c).map_err(|e| fail(e.to_string(), None))?
+                let add = matches!(inst, Instruction::Add(_));
+                self.content_key(c, add)
+                    .map_err(|e| fail(e.to_string(), None))?
             }
             _ => String::new(),
         };
@@ -290,7 +319,12 @@ impl Builder<'_> {
                 work.with_rootfs(|root| {
                     let place = Placement::new(root, c, &cwd)?;
                     match &from {
-                        None => copy_from_context(root, self.ctx, c, add, &place),
+                        None => {
+                            let downloads: Vec<&Download> = remote_sources(c, add)
+                                .filter_map(|u| self.downloads.get(u))
+                                .collect();
+                            copy_from_context(root, self.ctx, c, add, &downloads, &place)
+                        }
                         Some(img) => {
                             let src = Work::create(
                                 self.store,
@@ -374,6 +408,7 @@ impl Builder<'_> {
                 Ok::<(), crate::store::StoreError>(())
             })
             .map_err(ContainerError::from)?;
+        self.intermediates.push(image.id.clone());
         cur.image = image;
         self.executed += 1;
         Ok(())
@@ -396,8 +431,9 @@ impl Builder<'_> {
     }
 
     /// What the cache must know of a COPY/ADD's sources beyond the instruction text: the
-    /// context files' digest, or the `--from` image's id.
-    fn content_key(&self, c: &Copy) -> Result<String, BuildError> {
+    /// context files' digest and the ADD URLs' bodies' (downloaded here, kept for the copy),
+    /// or the `--from` image's id.
+    fn content_key(&mut self, c: &Copy, add: bool) -> Result<String, BuildError> {
         if let Some(f) = &c.from {
             return Ok(format!("from {}", self.copy_source_image(f)?.id));
         }
@@ -405,17 +441,127 @@ impl Builder<'_> {
             .sources
             .iter()
             .filter_map(|s| match s {
-                CopySource::Path(p) if !crate::build::containerfile::is_remote(p) => {
-                    Some(p.as_str())
-                }
+                CopySource::Path(p) if !is_remote(p) => Some(p.as_str()),
                 _ => None,
             })
             .collect();
         let entries = self.ctx.select(&paths)?;
-        Ok(self.ctx.digest(&entries)?.to_string())
+        let mut key = self.ctx.digest(&entries)?.to_string();
+        for url in remote_sources(c, add) {
+            if !self.downloads.contains_key(url) {
+                let file = self
+                    .store
+                    .blobs()
+                    .scratch_file()
+                    .map_err(ContainerError::from)?;
+                self.downloads
+                    .insert(url.to_string(), Download::fetch(url, file)?);
+            }
+            if let Some(d) = self.downloads.get(url) {
+                key.push_str(&format!(" {url}={}", d.digest));
+            }
+        }
+        Ok(key)
     }
 
-    /// The final image: `--squash`, `--label`s and the names; prints the COMMIT lines.
+    /// What `--squash`, `--squash-all` and `--layers=false` make of the final image's layers;
+    /// None when they stay as they are (also when the stage added at most one layer).
+    fn squash_mode(&self, image: &ImageRecord) -> Option<Squash> {
+        let opts = self.opts;
+        if opts.squash_all {
+            return Some(Squash::All);
+        }
+        if !opts.squash && opts.layers {
+            return None;
+        }
+        let base = self.final_base.clone()?;
+        (image.layers.len() > base.layers.len() + 1 && image.layers.starts_with(&base.layers))
+            .then_some(Squash::OnBase(base))
+    }
+
+    /// Commits the final image's root filesystem as one layer over the base's layers (none for
+    /// [`Squash::All`]) into `draft`; the history entries of the squashed steps become
+    /// `empty_layer` except the last.
+    fn squash(
+        &self,
+        image: &ImageRecord,
+        how: Squash,
+        draft: &mut ImageDraft,
+    ) -> Result<(), BuildError> {
+        let opts = self.opts;
+        let base = match how {
+            Squash::All => ImageDraft::scratch(),
+            Squash::OnBase(base) => {
+                ImageDraft::from_image(self.store, &base).map_err(commit_err)?
+            }
+        };
+        let base_dirs: Vec<PathBuf> = base
+            .chain
+            .iter()
+            .rev()
+            .map(|c| layer_diff_dir(self.store, c.hex()))
+            .collect();
+        let work = Work::create(
+            self.store,
+            &WorkSpec {
+                image: image.id.clone(),
+                user: String::new(),
+                workdir: "/".into(),
+                env: Vec::new(),
+                network: NetworkMode::None,
+            },
+            vec!["/bin/sh".into()],
+            self.progress,
+        )?;
+        let layer = work.commit_tree(
+            base.top_chain(),
+            &base_dirs,
+            opts.compression,
+            opts.timestamp,
+        )?;
+        draft.layers = base.layers.clone();
+        draft.layers.push(layer.descriptor.clone());
+        draft.chain = base.chain.clone();
+        draft.chain.push(layer.chain_id.clone());
+        draft.config.rootfs.diff_ids = base.config.rootfs.diff_ids.clone();
+        draft.config.rootfs.diff_ids.push(layer.diff_id.clone());
+        let kept = base.config.history.len();
+        let squashed = draft.config.history.len().saturating_sub(kept);
+        for h in draft.config.history.iter_mut().skip(kept) {
+            h.empty_layer = true;
+        }
+        if squashed > 0 {
+            if let Some(last) = draft.config.history.last_mut() {
+                last.empty_layer = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// With `--layers=false` nothing of the build is kept but its result: the images the
+    /// steps wrote go, and the layers only they used.
+    pub fn remove_intermediates(&self, keep: &ImageRecord) {
+        if self.opts.layers {
+            return;
+        }
+        let images = self.store.images();
+        let mut removed = Vec::new();
+        for id in self.intermediates.iter().filter(|id| **id != keep.id) {
+            match images.get(id) {
+                Ok(rec) if rec.names.is_empty() => match images.remove(id) {
+                    Ok(_) => removed.push(rec),
+                    Err(e) => tracing::warn!("removing the intermediate image {id}: {e}"),
+                },
+                _ => {}
+            }
+        }
+        if let Err(e) = crate::engine::image::collect_garbage(self.store, &removed) {
+            tracing::warn!("removing the layers of intermediate images: {e}");
+        }
+    }
+
+    /// The final image: `--squash`/`--squash-all`/`--layers=false`, `--label`s and the names;
+    /// prints the COMMIT lines.
     pub fn finish(
         &mut self,
         image: ImageRecord,
@@ -426,31 +572,11 @@ impl Builder<'_> {
             "COMMIT {}",
             opts.names.first().map(String::as_str).unwrap_or("")
         ));
-        let image = if opts.squash || !opts.labels.is_empty() || !opts.annotations.is_empty() {
+        let squash = self.squash_mode(&image);
+        let image = if squash.is_some() || !opts.labels.is_empty() || !opts.annotations.is_empty() {
             let mut draft = ImageDraft::from_image(self.store, &image).map_err(commit_err)?;
-            if opts.squash {
-                let work = Work::create(
-                    self.store,
-                    &WorkSpec {
-                        image: image.id.clone(),
-                        user: String::new(),
-                        workdir: "/".into(),
-                        env: Vec::new(),
-                        network: NetworkMode::None,
-                    },
-                    vec!["/bin/sh".into()],
-                    self.progress,
-                )?;
-                let layer = work.commit_tree(None, &[], opts.compression, opts.timestamp)?;
-                draft.layers = vec![layer.descriptor.clone()];
-                draft.chain = vec![layer.chain_id.clone()];
-                draft.config.rootfs.diff_ids = vec![layer.diff_id.clone()];
-                for h in &mut draft.config.history {
-                    h.empty_layer = true;
-                }
-                if let Some(last) = draft.config.history.last_mut() {
-                    last.empty_layer = false;
-                }
+            if let Some(how) = squash {
+                self.squash(&image, how, &mut draft)?;
             }
             if !opts.labels.is_empty() {
                 let labels = draft.config.config.labels.get_or_insert_with(BTreeMap::new);
