@@ -212,7 +212,18 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
             ))
         })?;
     }
-    switch_user(cfg.process)?;
+    become_process(cfg.process, cfg.seccomp)
+}
+
+/// The last steps before exec, shared by a container's first process and `exec`'s: the
+/// process's user and groups, its working directory, then the security settings
+/// (capabilities, no_new_privs, seccomp) — last, so nothing before needs a dropped right.
+pub(crate) fn become_process(
+    process: &Process,
+    seccomp: Option<&security::SeccompProgram>,
+) -> Result<(), Failure> {
+    switch_user(process)?;
+    let cwd = process.cwd();
     nix::unistd::chdir(cwd).map_err(|e| {
         Failure::Setup(format!(
             "changing to the working directory {}: {}",
@@ -220,9 +231,8 @@ fn setup(cfg: &ChildConfig<'_>, chan: &Channel) -> Result<(), Failure> {
             e.desc()
         ))
     })?;
-    security::apply_compiled(cfg.process, cfg.seccomp)
-        .map_err(|e| Failure::Setup(format!("applying security settings: {e}")))?;
-    Ok(())
+    security::apply_compiled(process, seccomp)
+        .map_err(|e| Failure::Setup(format!("applying security settings: {e}")))
 }
 
 /// Becomes root (uid and gid 0) of the nested user namespace.

@@ -264,16 +264,5 @@ fn child_setup(s: &Setup<'_>, chan: &Channel) -> Result<(), Failure> {
     } else if !s.opts.interactive {
         null_onto(&[0], OFlag::O_RDONLY)?;
     }
-    child::switch_user(s.process)?;
-    let cwd = s.process.cwd();
-    nix::unistd::chdir(cwd).map_err(|e| {
-        Failure::Setup(format!(
-            "changing to the working directory {}: {}",
-            cwd.display(),
-            e.desc()
-        ))
-    })?;
-    security::apply_compiled(s.process, s.seccomp)
-        .map_err(|e| Failure::Setup(format!("applying security settings: {e}")))?;
-    Ok(())
+    child::become_process(s.process, s.seccomp)
 }

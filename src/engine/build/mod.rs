@@ -18,6 +18,7 @@
 
 pub mod config_step;
 pub mod copy;
+mod finish;
 mod stage;
 pub mod work;
 

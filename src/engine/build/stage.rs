@@ -1,9 +1,8 @@
 //! One stage at a time: the base image, ONBUILD triggers, then each step through the cache or
-//! executed (see the parent module's documentation); and the final image (squash, labels,
-//! names).
+//! executed (see the parent module's documentation). The final image is `finish`'s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::config_step::{self, shell_of};
@@ -16,7 +15,6 @@ use crate::engine::container::config::NetworkMode;
 use crate::engine::container::{resolve_image, ContainerError};
 use crate::image::commit::{self, write_image, CommitError, ImageDraft, WriteOptions};
 use crate::image::digest::Digest;
-use crate::image::install::layer_diff_dir;
 use crate::image::pull::{Event, Progress};
 use crate::store::{ImageRecord, Store};
 
@@ -33,11 +31,11 @@ fn remote_sources(c: &Copy, add: bool) -> impl Iterator<Item = &str> {
     })
 }
 
-fn short(id: &str) -> &str {
+pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(11)]
 }
 
-fn commit_err(e: CommitError) -> BuildError {
+pub(super) fn commit_err(e: CommitError) -> BuildError {
     BuildError::Container(ContainerError::Other(e.to_string()))
 }
 
@@ -71,15 +69,6 @@ pub(super) struct Builder<'a> {
     pub downloads: BTreeMap<String, Download>,
     /// Images the steps of this build wrote (removed at the end with `--layers=false`).
     pub intermediates: Vec<String>,
-}
-
-/// What the final image's layers become.
-enum Squash {
-    /// All of them into one (`--squash-all`).
-    All,
-    /// The layers the final stage added into one on the base image's (`--squash`,
-    /// `--layers=false`).
-    OnBase(ImageRecord),
 }
 
 impl Builder<'_> {
@@ -144,18 +133,7 @@ impl Builder<'_> {
             }
         }
         if stage.base.eq_ignore_ascii_case("scratch") {
-            let written = write_image(
-                self.store,
-                &ImageDraft::scratch(),
-                &WriteOptions {
-                    format: self.opts.format,
-                    names: Vec::new(),
-                    annotations: Default::default(),
-                },
-                &Quiet,
-            )
-            .map_err(commit_err)?;
-            return Ok(written.record);
+            return self.write(&ImageDraft::scratch(), false);
         }
         resolve_image(
             self.store,
@@ -169,6 +147,36 @@ impl Builder<'_> {
             message: e.to_string(),
             exit_code: None,
         })
+    }
+
+    /// Writes `draft` into the store: an intermediate image, or with `result` the build's,
+    /// with its names and annotations.
+    pub(super) fn write(
+        &self,
+        draft: &ImageDraft,
+        result: bool,
+    ) -> Result<ImageRecord, BuildError> {
+        let opts = self.opts;
+        let written = write_image(
+            self.store,
+            draft,
+            &WriteOptions {
+                format: opts.format,
+                names: if result {
+                    opts.names.clone()
+                } else {
+                    Vec::new()
+                },
+                annotations: if result {
+                    opts.annotations.clone()
+                } else {
+                    Default::default()
+                },
+            },
+            &Quiet,
+        )
+        .map_err(commit_err)?;
+        Ok(written.record)
     }
 
     fn created(&self) -> Option<String> {
@@ -384,23 +392,13 @@ impl Builder<'_> {
                 cur.draft.add_metadata_step(history);
             }
         }
-        let written = write_image(
-            self.store,
-            &cur.draft,
-            &WriteOptions {
-                format: self.opts.format,
-                names: Vec::new(),
-                annotations: Default::default(),
-            },
-            &Quiet,
-        )
-        .map_err(commit_err)?;
+        let written = self.write(&cur.draft, false)?;
         let parent = cur.image.id.clone();
         let keep_key = self.opts.layers;
         let image = self
             .store
             .images()
-            .update(&written.record.id, |r| {
+            .update(&written.id, |r| {
                 r.parent = Some(parent);
                 if keep_key {
                     r.build_key = Some(key);
@@ -462,150 +460,5 @@ impl Builder<'_> {
             }
         }
         Ok(key)
-    }
-
-    /// What `--squash`, `--squash-all` and `--layers=false` make of the final image's layers;
-    /// None when they stay as they are (also when the stage added at most one layer).
-    fn squash_mode(&self, image: &ImageRecord) -> Option<Squash> {
-        let opts = self.opts;
-        if opts.squash_all {
-            return Some(Squash::All);
-        }
-        if !opts.squash && opts.layers {
-            return None;
-        }
-        let base = self.final_base.clone()?;
-        (image.layers.len() > base.layers.len() + 1 && image.layers.starts_with(&base.layers))
-            .then_some(Squash::OnBase(base))
-    }
-
-    /// Commits the final image's root filesystem as one layer over the base's layers (none for
-    /// [`Squash::All`]) into `draft`; the history entries of the squashed steps become
-    /// `empty_layer` except the last.
-    fn squash(
-        &self,
-        image: &ImageRecord,
-        how: Squash,
-        draft: &mut ImageDraft,
-    ) -> Result<(), BuildError> {
-        let opts = self.opts;
-        let base = match how {
-            Squash::All => ImageDraft::scratch(),
-            Squash::OnBase(base) => {
-                ImageDraft::from_image(self.store, &base).map_err(commit_err)?
-            }
-        };
-        let base_dirs: Vec<PathBuf> = base
-            .chain
-            .iter()
-            .rev()
-            .map(|c| layer_diff_dir(self.store, c.hex()))
-            .collect();
-        let work = Work::create(
-            self.store,
-            &WorkSpec {
-                image: image.id.clone(),
-                user: String::new(),
-                workdir: "/".into(),
-                env: Vec::new(),
-                network: NetworkMode::None,
-            },
-            vec!["/bin/sh".into()],
-            self.progress,
-        )?;
-        let layer = work.commit_tree(
-            base.top_chain(),
-            &base_dirs,
-            opts.compression,
-            opts.timestamp,
-        )?;
-        draft.layers = base.layers.clone();
-        draft.layers.push(layer.descriptor.clone());
-        draft.chain = base.chain.clone();
-        draft.chain.push(layer.chain_id.clone());
-        draft.config.rootfs.diff_ids = base.config.rootfs.diff_ids.clone();
-        draft.config.rootfs.diff_ids.push(layer.diff_id.clone());
-        let kept = base.config.history.len();
-        let squashed = draft.config.history.len().saturating_sub(kept);
-        for h in draft.config.history.iter_mut().skip(kept) {
-            h.empty_layer = true;
-        }
-        if squashed > 0 {
-            if let Some(last) = draft.config.history.last_mut() {
-                last.empty_layer = false;
-            }
-        }
-        Ok(())
-    }
-
-    /// With `--layers=false` nothing of the build is kept but its result: the images the
-    /// steps wrote go, and the layers only they used.
-    pub fn remove_intermediates(&self, keep: &ImageRecord) {
-        if self.opts.layers {
-            return;
-        }
-        let images = self.store.images();
-        let mut removed = Vec::new();
-        for id in self.intermediates.iter().filter(|id| **id != keep.id) {
-            match images.get(id) {
-                Ok(rec) if rec.names.is_empty() => match images.remove(id) {
-                    Ok(_) => removed.push(rec),
-                    Err(e) => tracing::warn!("removing the intermediate image {id}: {e}"),
-                },
-                _ => {}
-            }
-        }
-        if let Err(e) = crate::engine::image::collect_garbage(self.store, &removed) {
-            tracing::warn!("removing the layers of intermediate images: {e}");
-        }
-    }
-
-    /// The final image: `--squash`/`--squash-all`/`--layers=false`, `--label`s and the names;
-    /// prints the COMMIT lines.
-    pub fn finish(
-        &mut self,
-        image: ImageRecord,
-        out: &mut Out<'_>,
-    ) -> Result<ImageRecord, BuildError> {
-        let opts = self.opts;
-        out.line(&format!(
-            "COMMIT {}",
-            opts.names.first().map(String::as_str).unwrap_or("")
-        ));
-        let squash = self.squash_mode(&image);
-        let image = if squash.is_some() || !opts.labels.is_empty() || !opts.annotations.is_empty() {
-            let mut draft = ImageDraft::from_image(self.store, &image).map_err(commit_err)?;
-            if let Some(how) = squash {
-                self.squash(&image, how, &mut draft)?;
-            }
-            if !opts.labels.is_empty() {
-                let labels = draft.config.config.labels.get_or_insert_with(BTreeMap::new);
-                for (k, v) in &opts.labels {
-                    labels.insert(k.clone(), v.clone());
-                }
-            }
-            write_image(
-                self.store,
-                &draft,
-                &WriteOptions {
-                    format: opts.format,
-                    names: opts.names.clone(),
-                    annotations: opts.annotations.clone(),
-                },
-                &Quiet,
-            )
-            .map_err(commit_err)?
-            .record
-        } else if opts.names.is_empty() {
-            image
-        } else {
-            crate::engine::image::tag(self.store, &image.id, &opts.names)
-                .map_err(|e| ContainerError::Other(e.to_string()))?
-        };
-        out.line(&format!("--> {}", short(&image.id)));
-        for n in &opts.names {
-            out.line(&format!("Successfully tagged {n}"));
-        }
-        Ok(image)
     }
 }

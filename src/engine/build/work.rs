@@ -7,16 +7,16 @@
 
 use std::path::Path;
 
-use crate::engine::container::commit::mount_destinations;
+use crate::engine::container::commit::{mount_destinations, Changes};
 use crate::engine::container::config::{CreateConfig, NetworkMode};
 use crate::engine::container::copy::RootfsAccess;
-use crate::engine::container::start::{self, driver_kind, layer_dirs};
+use crate::engine::container::start::{self, driver_kind};
 use crate::engine::container::{self, load_config, ContainerError, CreateRequest, PullPolicy};
 use crate::image::commit::{commit_layer, CommittedLayer, DiffSource, LayerOptions};
 use crate::image::digest::Digest;
 use crate::image::layer::Compression;
 use crate::image::pull::Progress;
-use crate::rootfs::{self, DriverKind};
+use crate::rootfs;
 use crate::store::{ContainerRecord, Store};
 
 /// How the working container is set up.
@@ -108,19 +108,8 @@ impl<'s> Work<'s> {
             ..Default::default()
         }
         .with_mount_points(destinations.iter().map(String::as_str));
-        let lowers = layer_dirs(self.store, &self.rec)?;
-        let (upper, copy) = (
-            dir.join(rootfs::UPPER_DIR),
-            dir.join(rootfs::VFS_ROOTFS_DIR),
-        );
-        let source = match kind {
-            DriverKind::Overlay | DriverKind::FuseOverlay => DiffSource::Upper(&upper),
-            DriverKind::Vfs => DiffSource::Tree {
-                root: &copy,
-                lowers_top_first: &lowers,
-            },
-        };
-        commit_layer(self.store, layer.parent, source, &opts)
+        let changes = Changes::of(self.store, &self.rec, kind, &dir)?;
+        commit_layer(self.store, layer.parent, changes.source(), &opts)
             .map_err(|e| other(format!("committing the step's changes: {e}")))
     }
 

@@ -9,6 +9,7 @@
 //! (`-m` comment, `-a` author) is appended. The layer and image writing is
 //! [`crate::image::commit`], shared with the build executor.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::config::CreateConfig;
@@ -24,7 +25,7 @@ use crate::image::config::ContainerConfig;
 use crate::image::layer::Compression;
 use crate::image::pull::{Event, Progress};
 use crate::rootfs::{self, DriverKind};
-use crate::store::{ContainerState, ImageRecord, Store};
+use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 
 /// What `nook commit` was asked.
 #[derive(Debug, Clone)]
@@ -147,23 +148,9 @@ pub fn commit(
         }
         layer
     } else {
-        let lowers = layer_dirs(store, &rec)?;
-        let (upper, copy) = (
-            dir.join(rootfs::UPPER_DIR),
-            dir.join(rootfs::VFS_ROOTFS_DIR),
-        );
-        if kind == DriverKind::FuseOverlay {
-            flush_fuse(&rootfs::merged_dir(&dir));
-        }
-        let source = match kind {
-            DriverKind::Overlay | DriverKind::FuseOverlay => DiffSource::Upper(&upper),
-            DriverKind::Vfs => DiffSource::Tree {
-                root: &copy,
-                lowers_top_first: &lowers,
-            },
-        };
+        let changes = Changes::of(store, &rec, kind, &dir)?;
         let top = draft.top_chain().cloned();
-        commit_layer(store, top.as_ref(), source, &opts).map_err(fail)?
+        commit_layer(store, top.as_ref(), changes.source(), &opts).map_err(fail)?
     };
     for l in &draft.layers {
         progress.event(Event::BlobSkipped(&l.digest));
@@ -285,9 +272,48 @@ fn shell_words(words: &[String]) -> String {
         .join(" ")
 }
 
+/// What a container changed, as the layer differ reads it: the upper dir (overlay; FUSE
+/// overlay, flushed first) or, on vfs, the copy diffed against the image's layers.
+pub(crate) struct Changes {
+    kind: DriverKind,
+    upper: PathBuf,
+    copy: PathBuf,
+    lowers: Vec<PathBuf>,
+}
+
+impl Changes {
+    /// The changes of container `rec` (driver `kind`, directory `dir`).
+    pub(crate) fn of(
+        store: &Store,
+        rec: &ContainerRecord,
+        kind: DriverKind,
+        dir: &Path,
+    ) -> Result<Changes, ContainerError> {
+        if kind == DriverKind::FuseOverlay {
+            flush_fuse(&rootfs::merged_dir(dir));
+        }
+        Ok(Changes {
+            kind,
+            upper: dir.join(rootfs::UPPER_DIR),
+            copy: dir.join(rootfs::VFS_ROOTFS_DIR),
+            lowers: layer_dirs(store, rec)?,
+        })
+    }
+
+    pub(crate) fn source(&self) -> DiffSource<'_> {
+        match self.kind {
+            DriverKind::Overlay | DriverKind::FuseOverlay => DiffSource::Upper(&self.upper),
+            DriverKind::Vfs => DiffSource::Tree {
+                root: &self.copy,
+                lowers_top_first: &self.lowers,
+            },
+        }
+    }
+}
+
 /// A mounted FUSE overlay may hold written pages in the kernel's cache (writeback): flush them
 /// to the upper dir before reading it. Not mounted: nothing is pending.
-fn flush_fuse(merged: &std::path::Path) {
+fn flush_fuse(merged: &Path) {
     if rootfs::mounts::is_mount_point(merged).unwrap_or(false) {
         if let Ok(dir) = std::fs::File::open(merged) {
             if let Err(e) = nix::unistd::syncfs(&dir) {
