@@ -245,31 +245,44 @@ pub fn place_monitor(p: &Placement, companions: &[i32]) {
     if !p.monitor_scope {
         return;
     }
-    use systemd::Bus;
     let unit = systemd::monitor_scope_name(&p.id);
     let mut pids = vec![std::process::id() as i32];
     pids.extend_from_slice(companions);
-    let mut props = systemd::scope_properties(
-        if p.rootless {
-            "user.slice"
-        } else {
-            "machine.slice"
-        },
-        &pids,
-        &Resources::default(),
-        false,
-    );
+    if let Err(e) = own_scope(&unit, &pids, p.rootless) {
+        tracing::warn!("moving the monitor into {unit}: {e}");
+    }
+}
+
+/// Moves the rootless user namespace keeper `pid` into `nook-keeper-<pid>.scope` of the
+/// user's systemd, as Podman does with its pause process: it is born in the cgroup of
+/// whatever ran the boot's first nook command, and a unit that ends (`systemd-run --user
+/// --wait`, a service stopped with its whole cgroup) would take it along while containers
+/// still live in its namespaces. Without a systemd user bus it stays where it is.
+pub fn place_keeper(pid: i32) {
+    if !systemd::available(true) {
+        return;
+    }
+    let unit = format!("nook-keeper-{pid}.scope");
+    if let Err(e) = own_scope(&unit, &[pid], true) {
+        tracing::warn!("moving the user namespace keeper into {unit}: {e}");
+    }
+}
+
+/// A scope without delegation or limits holding `pids`, collected once empty.
+fn own_scope(unit: &str, pids: &[i32], rootless: bool) -> Result<(), CgroupError> {
+    use systemd::Bus;
+    let slice = if rootless {
+        "user.slice"
+    } else {
+        "machine.slice"
+    };
+    let mut props = systemd::scope_properties(slice, pids, &Resources::default(), false);
     props.retain(|(k, _)| k != "Delegate");
     props.push((
         "CollectMode".into(),
         systemd::Prop::Str("inactive-or-failed".into()),
     ));
-    let bus = systemd::ZbusBus {
-        rootless: p.rootless,
-    };
-    if let Err(e) = bus.start_scope(&unit, &props) {
-        tracing::warn!("moving the monitor into {unit}: {e}");
-    }
+    systemd::ZbusBus { rootless }.start_scope(unit, &props)
 }
 
 /// Creates the container's cgroup for `pid` (the runtime's sync point, before the container's

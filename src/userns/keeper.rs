@@ -379,7 +379,10 @@ fn create_keeper(dir: &Path, uid: u32) -> Result<(Keeper, bool), UsernsError> {
         }
     };
     match publish(&pid_path, child) {
-        Ok(()) => Ok((keeper, true)),
+        Ok(()) => {
+            crate::cgroups::place_keeper(child.as_raw());
+            Ok((keeper, true))
+        }
         Err(Errno::EEXIST) => {
             // Another caller published first (without our lock): use its keeper.
             kill_keeper(child);
