@@ -55,16 +55,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nook-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 console=$work/console.log
 
-qemu-img create -q -f qcow2 -F raw -b "$image/root.raw" "$work/root.qcow2"
-# The job disk: the job's files plus room for results.
-kib=$(du -sk "$jobdir" | cut -f1)
-truncate -s $(((kib + 256 * 1024) * 1024 * 5 / 4)) "$work/job.img"
-mkfs.ext4 -q -F -L nook-job -d "$jobdir" "$work/job.img" || die "mkfs.ext4 -d $jobdir failed"
-
 timeout_s=${NOOK_VM_TIMEOUT:-1200}
-say "booting $(cat "$image/kernel-version") ($accel, timeout ${timeout_s}s), job $jobdir"
-started=$(date +%s%N)
-qemu_status=0
+fresh_disks() {
+    rm -f "$work/root.qcow2" "$work/job.img"
+    qemu-img create -q -f qcow2 -F raw -b "$image/root.raw" "$work/root.qcow2"
+    # The job disk: the job's files plus room for results.
+    kib=$(du -sk "$jobdir" | cut -f1)
+    truncate -s $(((kib + 256 * 1024) * 1024 * 5 / 4)) "$work/job.img"
+    mkfs.ext4 -q -F -L nook-job -d "$jobdir" "$work/job.img" || die "mkfs.ext4 -d $jobdir failed"
+}
 qemu_cmd=(qemu-system-x86_64 -machine pc "${accel_args[@]}" -smp "${NOOK_VM_SMP:-2}"
     -m "${NOOK_VM_MEM:-2G}" -nographic -monitor none -serial "file:$console" -no-reboot
     -nic none -device virtio-rng-pci
@@ -76,8 +75,25 @@ if [ "${NOOK_VM_CONSOLE:-0}" = 1 ]; then
     tail -n +1 -f "$console" >&2 &
     tailer=$!
 fi
-# Niced: the integration suite runs other (timing-sensitive) tests beside this boot.
-timeout --kill-after=10 "$timeout_s" nice -n "${NOOK_VM_NICE:-10}" "${qemu_cmd[@]}" </dev/null >"$work/qemu.out" 2>&1 || qemu_status=$?
+# qemu's TCG has been seen to die of SIGSEGV in the firmware, before the kernel printed a
+# line: such a boot is tried once more (said loudly); a guest that got as far as its kernel
+# is never re-run.
+for attempt in 1 2; do
+    fresh_disks
+    say "booting $(cat "$image/kernel-version") ($accel, timeout ${timeout_s}s), job $jobdir"
+    started=$(date +%s%N)
+    qemu_status=0
+    # Niced: the integration suite runs other (timing-sensitive) tests beside this boot.
+    timeout --kill-after=10 "$timeout_s" nice -n "${NOOK_VM_NICE:-10}" "${qemu_cmd[@]}" </dev/null >"$work/qemu.out" 2>&1 || qemu_status=$?
+    if [ "$attempt" = 1 ] && [ "$qemu_status" -gt 128 ] && [ "$qemu_status" -ne 137 ] &&
+        ! grep -q 'Linux version' "$console" 2>/dev/null; then
+        say "RETRY: qemu died (status $qemu_status) before the guest kernel started; booting once more"
+        sed 's/^/  console| /' "$console" >&2 || true
+        : >"$console"
+        continue
+    fi
+    break
+done
 [ -n "${tailer:-}" ] && kill "$tailer" 2>/dev/null
 ms=$((($(date +%s%N) - started) / 1000000))
 elapsed=$((ms / 1000)).$(printf %03d $((ms % 1000)))
