@@ -421,27 +421,14 @@ pub fn rm(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<i32> {
         }
         keys
     };
-    let mut failed = None;
-    for key in &keys {
+    super::lifecycle::each(&keys, args.ignore, |key| {
         if let (true, Some(t)) = (args.force, args.time) {
             // Stop gracefully first; removal below kills what is left.
             let _ = engine::lifecycle::stop(&store, key, t);
         }
-        match engine::remove(&store, key, args.force) {
-            Ok(rec) => println!("{}", if args.all { rec.id } else { key.clone() }),
-            Err(engine::ContainerError::Store(crate::store::StoreError::NotFound { .. }))
-                if args.ignore => {}
-            Err(e) => {
-                if let Some(previous) = failed.replace(e) {
-                    eprintln!("Error: {previous}");
-                }
-            }
-        }
-    }
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(0),
-    }
+        let rec = engine::remove(&store, key, args.force)?;
+        Ok(if args.all { rec.id } else { key.to_string() })
+    })
 }
 
 /// The exit code of a foreground start: the container's, or Podman's 126/127/125 with the

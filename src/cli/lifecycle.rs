@@ -118,16 +118,46 @@ fn targets(store: &Store, all: bool, named: &[String]) -> anyhow::Result<Vec<Str
     Ok(named.to_vec())
 }
 
-/// Runs `op` on each target, printing what it returns; the last error is returned, earlier
-/// ones printed (as Podman does).
-fn each(
+/// How many containers a command acts on at once (`stop -a`, `rm -fa`, ...: Podman's
+/// parallel executor does the same; each one mostly waits for a process to exit).
+const PARALLEL: usize = 16;
+
+/// Runs `op` on every key, up to [`PARALLEL`] at a time; the results in the keys' order.
+pub(super) fn in_parallel<T: Send>(keys: &[String], op: impl Fn(&str) -> T + Sync) -> Vec<T> {
+    if keys.len() < 2 {
+        return keys.iter().map(|k| op(k)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<T>>> =
+        keys.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..keys.len().min(PARALLEL) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(key) = keys.get(i) else { break };
+                let out = op(key);
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(out);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+/// Runs `op` on each target (in parallel, see [`in_parallel`]), printing what it returns in
+/// the targets' order; the last error is returned, earlier ones printed (as Podman does).
+pub(super) fn each(
     keys: &[String],
     ignore: bool,
-    mut op: impl FnMut(&str) -> Result<String, ContainerError>,
+    op: impl Fn(&str) -> Result<String, ContainerError> + Sync,
 ) -> anyhow::Result<i32> {
     let mut failed = None;
-    for key in keys {
-        match op(key) {
+    for result in in_parallel(keys, op) {
+        match result {
             Ok(line) => println!("{line}"),
             Err(e) if ignore && not_found(&e) => {}
             Err(e) => {

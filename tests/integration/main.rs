@@ -33,6 +33,7 @@ mod logging;
 mod monitor;
 mod network;
 mod packaging;
+mod parallel;
 mod pull;
 mod push;
 mod registry_client;
@@ -81,6 +82,7 @@ fn main() -> std::process::ExitCode {
     tests.extend(attach::tests());
     tests.extend(lifecycle::tests());
     tests.extend(latest::tests());
+    tests.extend(parallel::tests());
     tests.extend(system::tests());
     tests.extend(fuse_diff::tests());
     tests.extend(vm::tests());
