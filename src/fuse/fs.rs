@@ -178,6 +178,11 @@ impl OverlayFs {
         Ok(fs)
     }
 
+    /// True when `ino` lives only in lower layers (a write to it copies it up first).
+    pub fn lower_only(&self, ino: u64) -> bool {
+        self.nodes_read().get(ino).is_some_and(|n| n.top() != 0)
+    }
+
     pub fn nodes_read(&self) -> RwLockReadGuard<'_, Nodes> {
         self.nodes.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -5,18 +5,21 @@
 //!
 //! Parts: [`layers`] (pure resolution: whiteouts, opaque dirs, merged listings), [`nodes`]
 //! (inode table), `fs` (shared state, lookup/getattr/listing), `copyup`, `mutate` (changes),
-//! `ops` (the `fuser::Filesystem` dispatch), `sys` (the only `unsafe`). [`serve`] mounts and
-//! runs it multithreaded; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
+//! `ops` (the `fuser::Filesystem` dispatch), `data` (file data on a handle), `pool` (workers
+//! for slow requests), `sys` (the only `unsafe`). [`serve`] mounts and runs it: one thread
+//! reads requests in order, slow ones go to a worker pool; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
 //! hidden `nook fuse-overlayfs` command.
 #![deny(clippy::unwrap_used)]
 
 mod copyup;
+mod data;
 mod fs;
 pub mod idmap;
 pub mod layers;
 mod mutate;
 pub mod nodes;
 mod ops;
+mod pool;
 mod sys;
 mod xattr;
 
@@ -29,6 +32,7 @@ use fuser::{Config, MountOption, Session, SessionACL};
 
 pub use fs::{OverlayFs, Settings};
 use idmap::IdMap;
+pub use ops::Server;
 
 /// Why the FUSE overlay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +124,7 @@ impl MountOptions {
     }
 }
 
-fn config(opts: &MountOptions) -> Config {
+fn config(opts: &MountOptions, tuning: &Tuning) -> Config {
     let mut c = Config::default();
     c.mount_options = vec![
         MountOption::FSName("nook-overlay".into()),
@@ -134,30 +138,57 @@ fn config(opts: &MountOptions) -> Config {
     if opts.allow_other {
         c.acl = SessionACL::All;
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // NOOK_FUSE_THREADS overrides the worker count (for benchmarking the request loop).
-    let threads = std::env::var("NOOK_FUSE_THREADS")
-        .ok()
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(cores * 2);
-    c.n_threads = Some(threads.clamp(1, 16));
+    c.n_threads = Some(tuning.readers);
     c.clone_fd = true;
     c
 }
 
+/// How requests are spread over threads. The defaults come from measurement
+/// (bench/RESULTS.md): one request loop, because every hand-off between threads costs more
+/// than a small request; workers for reads/writes of at least 64 KiB, fsync and copy-up.
+/// `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
+/// `NOOK_FUSE_OFFLOAD_READ` and `NOOK_FUSE_OFFLOAD_WRITE` (bytes) override them, for
+/// benchmarking.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub readers: usize,
+    pub workers: usize,
+    pub offload_read: u32,
+    pub offload_write: u32,
+}
+
+impl Tuning {
+    pub fn from_env() -> Tuning {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let small =
+            |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v.min(16)).unwrap_or(d));
+        let bytes = |v: Option<u64>, d: u32| v.map_or(d, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        Tuning {
+            readers: small(var("NOOK_FUSE_READERS"), 1).max(1),
+            workers: small(var("NOOK_FUSE_THREADS"), cores.max(2)),
+            offload_read: bytes(var("NOOK_FUSE_OFFLOAD_READ"), 64 << 10),
+            offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), 64 << 10),
+        }
+    }
+}
+
 /// Mounts the overlay on `target` and returns the session, ready to [`run`].
-pub fn mount(opts: &MountOptions, target: &Path) -> Result<Session<OverlayFs>, FuseError> {
+pub fn mount(opts: &MountOptions, target: &Path) -> Result<Session<Server>, FuseError> {
     let fs = OverlayFs::new(&opts.lowers, &opts.upper, &opts.work, opts.settings.clone())?;
+    let tuning = Tuning::from_env();
     // Modes given to the kernel are already masked by the caller's umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    Session::new(fs, target, &config(opts)).map_err(|source| FuseError::Mount {
-        target: target.to_path_buf(),
-        source,
+    Session::new(Server::new(fs, &tuning), target, &config(opts, &tuning)).map_err(|source| {
+        FuseError::Mount {
+            target: target.to_path_buf(),
+            source,
+        }
     })
 }
 
 /// Serves a mounted session until it is unmounted.
-pub fn run(session: Session<OverlayFs>, target: &Path) -> Result<(), FuseError> {
+pub fn run(session: Session<Server>, target: &Path) -> Result<(), FuseError> {
     session.run().map_err(|source| FuseError::Serve {
         target: target.to_path_buf(),
         source,
