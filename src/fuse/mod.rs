@@ -145,16 +145,19 @@ fn config(opts: &MountOptions, tuning: &Tuning) -> Config {
 
 /// How requests are spread over threads. The defaults come from measurement
 /// (bench/RESULTS.md): one request loop, because every hand-off between threads costs more
-/// than a small request; workers for reads/writes of at least 64 KiB, fsync and copy-up.
-/// `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
-/// `NOOK_FUSE_OFFLOAD_READ` and `NOOK_FUSE_OFFLOAD_WRITE` (bytes) override them, for
-/// benchmarking.
+/// than a small request; workers for reads of at least 64 KiB and fsync. Writes (their data
+/// would be copied) and copy-up (it holds the namespace lock for writing, so the loop waits
+/// for it anyway; on 2 busy cores a worker woken for it often lands on the busy one) stay on
+/// the loop. `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
+/// `NOOK_FUSE_OFFLOAD_READ`, `NOOK_FUSE_OFFLOAD_WRITE` (bytes) and `NOOK_FUSE_POOL_COPYUP=1`
+/// override them, for benchmarking.
 #[derive(Debug, Clone)]
 pub struct Tuning {
     pub readers: usize,
     pub workers: usize,
     pub offload_read: u32,
     pub offload_write: u32,
+    pub copyup_in_pool: bool,
 }
 
 impl Tuning {
@@ -168,7 +171,8 @@ impl Tuning {
             readers: small(var("NOOK_FUSE_READERS"), 1).max(1),
             workers: small(var("NOOK_FUSE_THREADS"), cores.max(2)),
             offload_read: bytes(var("NOOK_FUSE_OFFLOAD_READ"), 64 << 10),
-            offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), 64 << 10),
+            offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), u32::MAX),
+            copyup_in_pool: var("NOOK_FUSE_POOL_COPYUP") == Some(1),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The `fuser::Filesystem` dispatch ([`Server`]): decode each request, run it under [`guard`]
 //! (a panic is EIO, never a dead thread), reply. fuser runs one request loop; fast requests
-//! are answered on it, slow ones (large reads and writes, fsync, copy-up) move with their
-//! reply to the [`Pool`]. File data requests live in `data.rs`.
+//! are answered on it, slow ones (large reads, fsync; optionally large writes and copy-up,
+//! see [`Tuning`]) move with their reply to the [`Pool`]. File data requests live in `data.rs`.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -33,15 +33,22 @@ pub struct Server {
     offload_min: u32,
     /// Writes of at least this many bytes go to the pool (their data is copied).
     offload_write_min: usize,
+    copyup_in_pool: bool,
 }
 
 impl Server {
+    /// True when a request on `ino` that copies it up goes to the pool.
+    fn copyup_in_pool(&self, ino: u64) -> bool {
+        self.copyup_in_pool && self.fs.lower_only(ino)
+    }
+
     pub fn new(fs: OverlayFs, tuning: &Tuning) -> Server {
         Server {
             fs: Arc::new(fs),
             pool: Pool::new(tuning.workers),
             offload_min: tuning.offload_read,
             offload_write_min: usize::try_from(tuning.offload_write).unwrap_or(usize::MAX),
+            copyup_in_pool: tuning.copyup_in_pool,
         }
     }
 }
@@ -158,7 +165,7 @@ impl Filesystem for Server {
             Ok(a) => reply.attr(&fs.ttl(), &a),
             Err(e) => reply.error(e),
         };
-        if self.fs.lower_only(ino.0) {
+        if self.copyup_in_pool(ino.0) {
             self.pool.run(ino.0, Box::new(job)); // copy-up
         } else {
             job();
@@ -309,7 +316,7 @@ impl Filesystem for Server {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(e),
         };
-        if writes && self.fs.lower_only(ino.0) {
+        if writes && self.copyup_in_pool(ino.0) {
             self.pool.run(ino.0, Box::new(job)); // copy-up
         } else {
             job();
