@@ -7,7 +7,7 @@
 //! (inode table), `fs` (shared state, lookup/getattr/listing), `copyup`, `mutate` (changes),
 //! `ops` (the `fuser::Filesystem` dispatch), `data` (file data on a handle), `pool` (workers
 //! for slow requests), `sys` (the only `unsafe`). [`serve`] mounts and runs it: one thread
-//! reads requests in order, slow ones go to a worker pool; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
+//! reads requests (a few threads), slow ones go to a worker pool; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
 //! hidden `nook fuse-overlayfs` command.
 #![deny(clippy::unwrap_used)]
 
@@ -143,12 +143,15 @@ fn config(opts: &MountOptions, tuning: &Tuning) -> Config {
     c
 }
 
-/// How requests are spread over threads. The defaults come from measurement
-/// (bench/RESULTS.md): one request loop, because every hand-off between threads costs more
-/// than a small request; workers for reads of at least 64 KiB and fsync. Writes (their data
-/// would be copied) and copy-up (it holds the namespace lock for writing, so the loop waits
-/// for it anyway; on 2 busy cores a worker woken for it often lands on the busy one) stay on
-/// the loop. `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
+/// How requests are spread over threads; the defaults come from measurement
+/// (bench/RESULTS.md, "the request loop"). `readers` threads (2 x cores) read requests from
+/// /dev/fuse and answer the fast ones themselves; reads of at least 64 KiB and fsync go with
+/// their reply to a pool of `workers` (one per core), keyed by file handle so one handle's
+/// reads stay in order (the lower file's readahead stays sequential). One reader is faster
+/// for small-file work on a busy machine but 2x slower on a quiet one (every request then
+/// wakes an idle CPU). Writes (their data would be copied) and copy-up (it holds the
+/// namespace lock for writing, so the readers wait for it anyway) stay on the reader.
+/// `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
 /// `NOOK_FUSE_OFFLOAD_READ`, `NOOK_FUSE_OFFLOAD_WRITE` (bytes) and `NOOK_FUSE_POOL_COPYUP=1`
 /// override them, for benchmarking.
 #[derive(Debug, Clone)]
@@ -168,7 +171,7 @@ impl Tuning {
             |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v.min(16)).unwrap_or(d));
         let bytes = |v: Option<u64>, d: u32| v.map_or(d, |v| u32::try_from(v).unwrap_or(u32::MAX));
         Tuning {
-            readers: small(var("NOOK_FUSE_READERS"), 1).max(1),
+            readers: small(var("NOOK_FUSE_READERS"), cores * 2).max(1),
             workers: small(var("NOOK_FUSE_THREADS"), cores.max(2)),
             offload_read: bytes(var("NOOK_FUSE_OFFLOAD_READ"), 64 << 10),
             offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), u32::MAX),

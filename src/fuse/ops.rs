@@ -1,6 +1,6 @@
 //! The `fuser::Filesystem` dispatch ([`Server`]): decode each request, run it under [`guard`]
-//! (a panic is EIO, never a dead thread), reply. fuser runs one request loop; fast requests
-//! are answered on it, slow ones (large reads, fsync; optionally large writes and copy-up,
+//! (a panic is EIO, never a dead thread), reply. fuser's reader threads answer fast requests
+//! themselves; slow ones (large reads, fsync; optionally large writes and copy-up,
 //! see [`Tuning`]) move with their reply to the [`Pool`]. File data requests live in `data.rs`.
 
 use std::ffi::OsStr;

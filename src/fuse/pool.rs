@@ -1,7 +1,7 @@
-//! The request loop's worker pool. One thread reads FUSE requests in the kernel's order and
-//! answers the fast ones itself (a hand-off between threads costs more than a lookup or a
-//! create); the slow ones (large reads, fsync, copy-up) move here with their reply object, so
-//! a blocked disk read or a 1 GiB copy does not stall the loop. A job goes to the worker chosen
+//! The worker pool of the request loop. fuser's reader threads answer fast requests
+//! themselves (a hand-off between threads costs more than a lookup or a create); slow ones
+//! (large reads, fsync; see `Tuning`) move here with their reply object, so a blocked disk
+//! read does not stall a reader. A job goes to the worker chosen
 //! by its key (the file handle, or the inode for a copy-up): one handle's reads stay in order,
 //! which keeps the lower file's readahead sequential; different files run in parallel.
 
