@@ -2,12 +2,18 @@
 # FUSE union filesystem rows of issue 6 item 3: nook's FUSE overlay (`nook fuse-overlayfs`) vs
 # Debian fuse-overlayfs 1.10 vs kernel overlayfs (the ceiling), on a fresh journaled ext4 loop
 # file (FACTS.md: the root fs has no journal). Runs as root; each row is the median of
-# $RUNS runs (default 3) on freshly prepared layers. Usage: bench/fuse.sh
+# $RUNS runs (default 3) on freshly prepared layers, the subjects' runs interleaved (run 1 of
+# each, then run 2, ...) so load from other jobs hits them alike. Usage: bench/fuse.sh
+# SUBJECTS (default "nook fuse-overlayfs kernel"): a subject `nook:VAR=V,VAR2=W` runs nook with
+# that environment (A/B of the request loop: NOOK_FUSE_READERS, NOOK_FUSE_THREADS, ...).
+# ROWS: an extended regex picking rows by name (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
+SUBJECTS=${SUBJECTS:-nook fuse-overlayfs kernel}
+ROWS=${ROWS:-.}
 command -v fuse-overlayfs >/dev/null || { echo "apt-get install fuse-overlayfs" >&2; exit 1; }
-cargo build --release --quiet
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
 nook=$PWD/target/release/nook
 work=$(mktemp -d /tmp/nook-fuse-bench-XXXXXX)
 truncate -s 6G "$work/fs.img"; mkfs.ext4 -q "$work/fs.img"
@@ -26,28 +32,32 @@ mountit() { # kind dir
     case $k in
         kernel) mount -t overlay overlay -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w,userxattr" "$t/m" ;;
         fuse-overlayfs) fuse-overlayfs -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w" "$t/m" ;;
-        nook) "$nook" fuse-overlayfs -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w" "$t/m" ;;
+        nook*) env $(echo "${k#nook}" | sed 's/^://; s/,/ /g') "$nook" fuse-overlayfs -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w" "$t/m" ;;
     esac
 }
 row() { # name command-using-$m
     local name=$1 cmd=$2
-    local line="| $name |"
-    for k in nook fuse-overlayfs kernel; do
-        local times=()
-        for _ in $(seq "$RUNS"); do
-            local t=$base/run-$k; mountit "$k" "$t"; m=$t/m
+    echo "$name" | grep -Eq -- "$ROWS" || return 0
+    local line="| $name |" k r
+    declare -A times
+    for r in $(seq "$RUNS"); do
+        for k in $SUBJECTS; do
+            local t=$base/run-${k%%:*}; mountit "$k" "$t"; m=$t/m
             sync; echo 3 > /proc/sys/vm/drop_caches
             local s; s=$(date +%s.%N)
             m=$m bash -c "$cmd" >/dev/null
-            times+=("$(echo "$(date +%s.%N) - $s" | bc)")
+            times[$k]+="$(echo "$(date +%s.%N) - $s" | bc) "
             umount "$t/m"
         done
-        line+=" $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" | xargs printf '%.3f') s |"
+    done
+    for k in $SUBJECTS; do
+        line+=" $(printf '%s\n' ${times[$k]} | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p" | xargs printf '%.3f') s |"
     done
     echo "$line"
+    echo "  runs: $(for k in $SUBJECTS; do printf '%s: %s; ' "$k" "${times[$k]}"; done)" >&2
 }
-echo "| row | nook | fuse-overlayfs 1.10 | kernel overlay |"
-echo "|---|---|---|---|"
+echo "| row | ${SUBJECTS// / | } |"
+echo "|---$(for _ in $SUBJECTS; do printf '|---'; done)|"
 row "read 1 GiB lower file" 'cat $m/big > /dev/null'
 row "write 512 MiB + fsync (upper)" 'dd if=/dev/zero of=$m/new bs=1M count=512 conv=fsync status=none'
 row "copy-up 512 MiB lower file (append 1 byte)" 'echo >> $m/half'

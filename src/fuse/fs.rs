@@ -178,6 +178,11 @@ impl OverlayFs {
         Ok(fs)
     }
 
+    /// True when `ino` lives only in lower layers (a write to it copies it up first).
+    pub fn lower_only(&self, ino: u64) -> bool {
+        self.nodes_read().get(ino).is_some_and(|n| n.top() != 0)
+    }
+
     pub fn nodes_read(&self) -> RwLockReadGuard<'_, Nodes> {
         self.nodes.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -311,7 +316,11 @@ impl OverlayFs {
             .ok_or(Errno::ENOENT)?;
         let rel = layers::join(&ppath, name);
         let top = found.first().copied().ok_or(Errno::ENOENT)?;
-        let st = self.lstat(top, &rel)?;
+        // The probe just stat'ed it (unless a lower layer of a merged directory came after).
+        let st = match take_probe(usize::from(top), &rel) {
+            Some(st) => st,
+            None => self.lstat(top, &rel)?,
+        };
         let is_dir = kind_of(st.st_mode) == FileType::Directory;
         let merged = is_dir && found.len() > 1;
         let key = link_key(&st);
@@ -385,6 +394,32 @@ impl OverlayFs {
     }
 }
 
+thread_local! {
+    /// The last successful probe of this thread (layer, path, stat): the lookup that
+    /// resolved a name reuses it instead of a second stat. The path buffer is reused.
+    static LAST_PROBE: std::cell::RefCell<(usize, Vec<u8>, Option<FileStat>)> =
+        const { std::cell::RefCell::new((0, Vec::new(), None)) };
+}
+
+fn remember_probe(layer: usize, rel: &[u8], st: &FileStat) {
+    LAST_PROBE.with(|p| {
+        let mut p = p.borrow_mut();
+        p.0 = layer;
+        p.1.clear();
+        p.1.extend_from_slice(rel);
+        p.2 = Some(*st);
+    });
+}
+
+/// The remembered stat of `layer/rel`, if the last probe was that (and forgets it).
+fn take_probe(layer: usize, rel: &[u8]) -> Option<FileStat> {
+    LAST_PROBE.with(|p| {
+        let mut p = p.borrow_mut();
+        let st = p.2.take()?;
+        (p.0 == layer && p.1 == rel).then_some(st)
+    })
+}
+
 impl LayerProbe for OverlayFs {
     fn probe(&self, layer: usize, rel: &[u8]) -> std::io::Result<Probe> {
         let fd = self.work_or_upper(layer);
@@ -395,6 +430,7 @@ impl LayerProbe for OverlayFs {
             }
             Err(e) => return Err(e.into()),
         };
+        remember_probe(layer, rel, &st);
         if is_whiteout(&st) {
             return Ok(Probe::Whiteout);
         }

@@ -5,18 +5,21 @@
 //!
 //! Parts: [`layers`] (pure resolution: whiteouts, opaque dirs, merged listings), [`nodes`]
 //! (inode table), `fs` (shared state, lookup/getattr/listing), `copyup`, `mutate` (changes),
-//! `ops` (the `fuser::Filesystem` dispatch), `sys` (the only `unsafe`). [`serve`] mounts and
-//! runs it multithreaded; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
+//! `ops` (the `fuser::Filesystem` dispatch), `data` (file data on a handle), `pool` (workers
+//! for slow requests), `sys` (the only `unsafe`). [`serve`] mounts and runs it: one thread
+//! reads requests (a few threads), slow ones go to a worker pool; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
 //! hidden `nook fuse-overlayfs` command.
 #![deny(clippy::unwrap_used)]
 
 mod copyup;
+mod data;
 mod fs;
 pub mod idmap;
 pub mod layers;
 mod mutate;
 pub mod nodes;
 mod ops;
+mod pool;
 mod sys;
 mod xattr;
 
@@ -29,6 +32,7 @@ use fuser::{Config, MountOption, Session, SessionACL};
 
 pub use fs::{OverlayFs, Settings};
 use idmap::IdMap;
+pub use ops::Server;
 
 /// Why the FUSE overlay could not start.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +124,7 @@ impl MountOptions {
     }
 }
 
-fn config(opts: &MountOptions) -> Config {
+fn config(opts: &MountOptions, tuning: &Tuning) -> Config {
     let mut c = Config::default();
     c.mount_options = vec![
         MountOption::FSName("nook-overlay".into()),
@@ -134,30 +138,64 @@ fn config(opts: &MountOptions) -> Config {
     if opts.allow_other {
         c.acl = SessionACL::All;
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // NOOK_FUSE_THREADS overrides the worker count (for benchmarking the request loop).
-    let threads = std::env::var("NOOK_FUSE_THREADS")
-        .ok()
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(cores * 2);
-    c.n_threads = Some(threads.clamp(1, 16));
+    c.n_threads = Some(tuning.readers);
     c.clone_fd = true;
     c
 }
 
+/// How requests are spread over threads; the defaults come from measurement
+/// (bench/RESULTS.md, "the request loop"). `readers` threads (2 x cores) read requests from
+/// /dev/fuse and answer the fast ones themselves; reads of at least 64 KiB and fsync go with
+/// their reply to a pool of `workers` (one per core), keyed by file handle so one handle's
+/// reads stay in order (the lower file's readahead stays sequential). One reader is faster
+/// for small-file work on a busy machine but 2x slower on a quiet one (every request then
+/// wakes an idle CPU). Writes (their data would be copied) and copy-up (it holds the
+/// namespace lock for writing, so the readers wait for it anyway) stay on the reader.
+/// `NOOK_FUSE_READERS`, `NOOK_FUSE_THREADS` (workers; 0 = all inline),
+/// `NOOK_FUSE_OFFLOAD_READ`, `NOOK_FUSE_OFFLOAD_WRITE` (bytes) and `NOOK_FUSE_POOL_COPYUP=1`
+/// override them, for benchmarking.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub readers: usize,
+    pub workers: usize,
+    pub offload_read: u32,
+    pub offload_write: u32,
+    pub copyup_in_pool: bool,
+}
+
+impl Tuning {
+    pub fn from_env() -> Tuning {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let small =
+            |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v.min(16)).unwrap_or(d));
+        let bytes = |v: Option<u64>, d: u32| v.map_or(d, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        Tuning {
+            readers: small(var("NOOK_FUSE_READERS"), cores * 2).max(1),
+            workers: small(var("NOOK_FUSE_THREADS"), cores.max(2)),
+            offload_read: bytes(var("NOOK_FUSE_OFFLOAD_READ"), 64 << 10),
+            offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), u32::MAX),
+            copyup_in_pool: var("NOOK_FUSE_POOL_COPYUP") == Some(1),
+        }
+    }
+}
+
 /// Mounts the overlay on `target` and returns the session, ready to [`run`].
-pub fn mount(opts: &MountOptions, target: &Path) -> Result<Session<OverlayFs>, FuseError> {
+pub fn mount(opts: &MountOptions, target: &Path) -> Result<Session<Server>, FuseError> {
     let fs = OverlayFs::new(&opts.lowers, &opts.upper, &opts.work, opts.settings.clone())?;
+    let tuning = Tuning::from_env();
     // Modes given to the kernel are already masked by the caller's umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    Session::new(fs, target, &config(opts)).map_err(|source| FuseError::Mount {
-        target: target.to_path_buf(),
-        source,
+    Session::new(Server::new(fs, &tuning), target, &config(opts, &tuning)).map_err(|source| {
+        FuseError::Mount {
+            target: target.to_path_buf(),
+            source,
+        }
     })
 }
 
 /// Serves a mounted session until it is unmounted.
-pub fn run(session: Session<OverlayFs>, target: &Path) -> Result<(), FuseError> {
+pub fn run(session: Session<Server>, target: &Path) -> Result<(), FuseError> {
     session.run().map_err(|source| FuseError::Serve {
         target: target.to_path_buf(),
         source,

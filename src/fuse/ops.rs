@@ -1,8 +1,8 @@
-//! The `fuser::Filesystem` dispatch: decode each request, run it under [`guard`] (a panic is
-//! EIO, never a dead thread), reply. Reads go straight to the descriptor behind the handle
-//! into a per-thread buffer (no allocation per request).
+//! The `fuser::Filesystem` dispatch ([`Server`]): decode each request, run it under [`guard`]
+//! (a panic is EIO, never a dead thread), reply. fuser's reader threads answer fast requests
+//! themselves; slow ones (large reads, fsync; optionally large writes and copy-up,
+//! see [`Tuning`]) move with their reply to the [`Pool`]. File data requests live in `data.rs`.
 
-use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -18,12 +18,39 @@ use fuser::{
 };
 use nix::sys::time::TimeSpec;
 
-use super::fs::{guard, io_err, nix_err, OverlayFs};
+use super::data;
+use super::fs::{guard, nix_err, OverlayFs};
 use super::mutate::{AttrChange, Caller, NewEntry, SetTime};
+use super::pool::Pool;
 use super::sys;
+use super::Tuning;
 
-thread_local! {
-    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+/// What fuser drives: the overlay and the pool its slow requests go to.
+pub struct Server {
+    pub fs: Arc<OverlayFs>,
+    pool: Pool,
+    /// Reads of at least this many bytes go to the pool.
+    offload_min: u32,
+    /// Writes of at least this many bytes go to the pool (their data is copied).
+    offload_write_min: usize,
+    copyup_in_pool: bool,
+}
+
+impl Server {
+    /// True when a request on `ino` that copies it up goes to the pool.
+    fn copyup_in_pool(&self, ino: u64) -> bool {
+        self.copyup_in_pool && self.fs.lower_only(ino)
+    }
+
+    pub fn new(fs: OverlayFs, tuning: &Tuning) -> Server {
+        Server {
+            fs: Arc::new(fs),
+            pool: Pool::new(tuning.workers),
+            offload_min: tuning.offload_read,
+            offload_write_min: usize::try_from(tuning.offload_write).unwrap_or(usize::MAX),
+            copyup_in_pool: tuning.copyup_in_pool,
+        }
+    }
 }
 
 const GEN: Generation = Generation(0);
@@ -67,7 +94,7 @@ impl OverlayFs {
     }
 }
 
-impl Filesystem for OverlayFs {
+impl Filesystem for Server {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         for cap in [
             InitFlags::FUSE_WRITEBACK_CACHE,
@@ -89,16 +116,19 @@ impl Filesystem for OverlayFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        self.reply_entry(guard(|| self.lookup(parent.0, name.as_bytes(), 1)), reply);
+        self.fs.reply_entry(
+            guard(|| self.fs.lookup(parent.0, name.as_bytes(), 1)),
+            reply,
+        );
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.nodes_write().forget(ino.0, nlookup);
+        self.fs.nodes_write().forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        match guard(|| self.getattr(ino.0, fh.map(|f| f.0))) {
-            Ok(a) => reply.attr(&self.ttl(), &a),
+        match guard(|| self.fs.getattr(ino.0, fh.map(|f| f.0))) {
+            Ok(a) => reply.attr(&self.fs.ttl(), &a),
             Err(e) => reply.error(e),
         }
     }
@@ -130,18 +160,24 @@ impl Filesystem for OverlayFs {
             mtime: set_time(mtime),
             fh: fh.map(|f| f.0),
         };
-        match guard(|| self.setattr(ino.0, ch)) {
-            Ok(a) => reply.attr(&self.ttl(), &a),
+        let fs = Arc::clone(&self.fs);
+        let job = move || match guard(|| fs.setattr(ino.0, ch)) {
+            Ok(a) => reply.attr(&fs.ttl(), &a),
             Err(e) => reply.error(e),
+        };
+        if self.copyup_in_pool(ino.0) {
+            self.pool.run(ino.0, Box::new(job)); // copy-up
+        } else {
+            job();
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let r = guard(|| {
-            let _ns = self.ns_read();
-            let (rel, layers) = self.node_info(ino.0)?;
+            let _ns = self.fs.ns_read();
+            let (rel, layers) = self.fs.node_info(ino.0)?;
             let top = layers.first().copied().ok_or(Errno::ENOENT)?;
-            nix::fcntl::readlinkat(self.layer_fd(top)?, super::fs::at(&rel)).map_err(nix_err)
+            nix::fcntl::readlinkat(self.fs.layer_fd(top)?, super::fs::at(&rel)).map_err(nix_err)
         });
         match r {
             Ok(t) => reply.data(t.as_bytes()),
@@ -163,9 +199,10 @@ impl Filesystem for OverlayFs {
             mode: mode & !(umask & 0o777),
             rdev,
         };
-        self.reply_entry(
+        self.fs.reply_entry(
             guard(|| {
-                self.create(parent.0, name.as_bytes(), what, caller(req))
+                self.fs
+                    .create(parent.0, name.as_bytes(), what, caller(req))
                     .map(|r| r.0)
             }),
             reply,
@@ -184,9 +221,10 @@ impl Filesystem for OverlayFs {
         let what = NewEntry::Dir {
             mode: mode & !umask,
         };
-        self.reply_entry(
+        self.fs.reply_entry(
             guard(|| {
-                self.create(parent.0, name.as_bytes(), what, caller(req))
+                self.fs
+                    .create(parent.0, name.as_bytes(), what, caller(req))
                     .map(|r| r.0)
             }),
             reply,
@@ -194,14 +232,14 @@ impl Filesystem for OverlayFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match guard(|| self.remove(parent.0, name.as_bytes(), false)) {
+        match guard(|| self.fs.remove(parent.0, name.as_bytes(), false)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match guard(|| self.remove(parent.0, name.as_bytes(), true)) {
+        match guard(|| self.fs.remove(parent.0, name.as_bytes(), true)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
@@ -218,9 +256,10 @@ impl Filesystem for OverlayFs {
         let what = NewEntry::Symlink {
             target: target.as_os_str().as_bytes(),
         };
-        self.reply_entry(
+        self.fs.reply_entry(
             guard(|| {
-                self.create(parent.0, link_name.as_bytes(), what, caller(req))
+                self.fs
+                    .create(parent.0, link_name.as_bytes(), what, caller(req))
                     .map(|r| r.0)
             }),
             reply,
@@ -238,7 +277,7 @@ impl Filesystem for OverlayFs {
         reply: ReplyEmpty,
     ) {
         match guard(|| {
-            self.rename(
+            self.fs.rename(
                 parent.0,
                 name.as_bytes(),
                 newparent.0,
@@ -260,9 +299,10 @@ impl Filesystem for OverlayFs {
         reply: ReplyEntry,
     ) {
         let what = NewEntry::Link { ino: ino.0 };
-        self.reply_entry(
+        self.fs.reply_entry(
             guard(|| {
-                self.create(newparent.0, newname.as_bytes(), what, caller(req))
+                self.fs
+                    .create(newparent.0, newname.as_bytes(), what, caller(req))
                     .map(|r| r.0)
             }),
             reply,
@@ -270,9 +310,16 @@ impl Filesystem for OverlayFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match guard(|| self.open(ino.0, flags.0)) {
+        let writes = flags.0 & libc::O_ACCMODE != libc::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
+        let fs = Arc::clone(&self.fs);
+        let job = move || match guard(|| fs.open(ino.0, flags.0)) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(e),
+        };
+        if writes && self.copyup_in_pool(ino.0) {
+            self.pool.run(ino.0, Box::new(job)); // copy-up
+        } else {
+            job();
         }
     }
 
@@ -287,21 +334,14 @@ impl Filesystem for OverlayFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            let size = usize::try_from(size).unwrap_or(0).min(1 << 24);
-            if buf.len() < size {
-                buf.resize(size, 0);
-            }
-            let r = sys::fd(fh.0).map_err(io_err).and_then(|fd| {
-                let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-                nix::sys::uio::pread(fd, &mut buf[..size], off).map_err(nix_err)
-            });
-            match r {
-                Ok(n) => reply.data(&buf[..n]),
-                Err(e) => reply.error(e),
-            }
-        });
+        if size >= self.offload_min {
+            self.pool.run(
+                fh.0,
+                Box::new(move || data::read(fh.0, offset, size, reply)),
+            );
+        } else {
+            data::read(fh.0, offset, size, reply);
+        }
     }
 
     fn write(
@@ -310,28 +350,20 @@ impl Filesystem for OverlayFs {
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        data: &[u8],
+        bytes: &[u8],
         _write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let r = sys::fd(fh.0).map_err(io_err).and_then(|fd| {
-            let mut off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-            let mut done = 0usize;
-            while done < data.len() {
-                let n = nix::sys::uio::pwrite(fd, &data[done..], off).map_err(nix_err)?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-                off += i64::try_from(n).map_err(|_| Errno::EIO)?;
-            }
-            u32::try_from(done).map_err(|_| Errno::EIO)
-        });
-        match r {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(e),
+        if bytes.len() >= self.offload_write_min {
+            let bytes = bytes.to_vec();
+            self.pool.run(
+                fh.0,
+                Box::new(move || data::reply_write(data::write(fh.0, offset, &bytes), reply)),
+            );
+        } else {
+            data::reply_write(data::write(fh.0, offset, bytes), reply);
         }
     }
 
@@ -368,28 +400,19 @@ impl Filesystem for OverlayFs {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let r = sys::fd(fh.0).map_err(io_err).and_then(|fd| {
-            if datasync {
-                nix::unistd::fdatasync(fd).map_err(nix_err)
-            } else {
-                nix::unistd::fsync(fd).map_err(nix_err)
-            }
-        });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        self.pool
+            .run(fh.0, Box::new(move || data::fsync(fh.0, datasync, reply)));
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let r = guard(|| {
-            let _ns = self.ns_read();
-            self.listing(ino.0)
+            let _ns = self.fs.ns_read();
+            self.fs.listing(ino.0)
         });
         match r {
             Ok(list) => {
-                let fh = self.next_dir.fetch_add(1, Ordering::Relaxed);
-                self.dirs().insert(fh, Arc::new(list));
+                let fh = self.fs.next_dir.fetch_add(1, Ordering::Relaxed);
+                self.fs.dirs().insert(fh, Arc::new(list));
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
             Err(e) => reply.error(e),
@@ -404,11 +427,11 @@ impl Filesystem for OverlayFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let Some(list) = self.dirs().get(&fh.0).cloned() else {
+        let Some(list) = self.fs.dirs().get(&fh.0).cloned() else {
             return reply.error(Errno::EBADF);
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let nodes = self.nodes_read();
+        let nodes = self.fs.nodes_read();
         for (i, (name, kind)) in list.iter().enumerate().skip(start) {
             let child = match name.as_slice() {
                 b"." => ino.0,
@@ -435,15 +458,15 @@ impl Filesystem for OverlayFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let Some(list) = self.dirs().get(&fh.0).cloned() else {
+        let Some(list) = self.fs.dirs().get(&fh.0).cloned() else {
             return reply.error(Errno::EBADF);
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let ttl = self.ttl();
+        let ttl = self.fs.ttl();
         for (i, (name, _)) in list.iter().enumerate().skip(start) {
             let attr = match name.as_slice() {
-                b"." | b".." => guard(|| self.getattr(ino.0, None)),
-                _ => guard(|| self.lookup(ino.0, name, 1)),
+                b"." | b".." => guard(|| self.fs.getattr(ino.0, None)),
+                _ => guard(|| self.fs.lookup(ino.0, name, 1)),
             };
             let Ok(attr) = attr else { continue };
             if reply.add(
@@ -455,7 +478,7 @@ impl Filesystem for OverlayFs {
                 GEN,
             ) {
                 if !matches!(name.as_slice(), b"." | b"..") {
-                    self.nodes_write().forget(attr.ino.0, 1);
+                    self.fs.nodes_write().forget(attr.ino.0, 1);
                 }
                 break;
             }
@@ -471,7 +494,7 @@ impl Filesystem for OverlayFs {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.dirs().remove(&fh.0);
+        self.fs.dirs().remove(&fh.0);
         reply.ok();
     }
 
@@ -487,7 +510,7 @@ impl Filesystem for OverlayFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        match nix::sys::statvfs::fstatvfs(self.upper()) {
+        match nix::sys::statvfs::fstatvfs(self.fs.upper()) {
             Ok(s) => reply.statfs(
                 s.blocks(),
                 s.blocks_free(),
@@ -512,14 +535,17 @@ impl Filesystem for OverlayFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        match guard(|| self.change_xattr(ino.0, name.as_bytes(), Some(value), flags)) {
+        match guard(|| {
+            self.fs
+                .change_xattr(ino.0, name.as_bytes(), Some(value), flags)
+        }) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let r = guard(|| self.get_xattr(ino.0, name.as_bytes(), size));
+        let r = guard(|| self.fs.get_xattr(ino.0, name.as_bytes(), size));
         match r {
             Ok((n, _)) if size == 0 => reply.size(u32::try_from(n).unwrap_or(u32::MAX)),
             Ok((_, v)) => reply.data(&v),
@@ -528,7 +554,7 @@ impl Filesystem for OverlayFs {
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let r = guard(|| self.list_xattrs(ino.0));
+        let r = guard(|| self.fs.list_xattrs(ino.0));
         match r {
             Ok(v) if size == 0 => reply.size(u32::try_from(v.len()).unwrap_or(u32::MAX)),
             Ok(v) if v.len() > usize::try_from(size).unwrap_or(0) => reply.error(Errno::ERANGE),
@@ -538,7 +564,7 @@ impl Filesystem for OverlayFs {
     }
 
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match guard(|| self.change_xattr(ino.0, name.as_bytes(), None, 0)) {
+        match guard(|| self.fs.change_xattr(ino.0, name.as_bytes(), None, 0)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
@@ -562,9 +588,9 @@ impl Filesystem for OverlayFs {
             flags,
             mode: mode & !umask,
         };
-        match guard(|| self.create(parent.0, name.as_bytes(), what, caller(req))) {
+        match guard(|| self.fs.create(parent.0, name.as_bytes(), what, caller(req))) {
             Ok((attr, Some(fh))) => reply.created(
-                &self.ttl(),
+                &self.fs.ttl(),
                 &attr,
                 GEN,
                 FileHandle(fh),
@@ -585,19 +611,7 @@ impl Filesystem for OverlayFs {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = sys::fd(fh.0).map_err(io_err).and_then(|fd| {
-            nix::fcntl::fallocate(
-                fd,
-                nix::fcntl::FallocateFlags::from_bits_truncate(mode),
-                i64::try_from(offset).map_err(|_| Errno::EINVAL)?,
-                i64::try_from(length).map_err(|_| Errno::EINVAL)?,
-            )
-            .map_err(nix_err)
-        });
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        data::fallocate(fh.0, offset, length, mode, reply);
     }
 
     /// SEEK_DATA / SEEK_HOLE (the kernel handles the other whences itself).
@@ -610,19 +624,6 @@ impl Filesystem for OverlayFs {
         whence: i32,
         reply: ReplyLseek,
     ) {
-        let whence = match whence {
-            libc::SEEK_DATA => nix::unistd::Whence::SeekData,
-            libc::SEEK_HOLE => nix::unistd::Whence::SeekHole,
-            libc::SEEK_CUR => nix::unistd::Whence::SeekCur,
-            libc::SEEK_END => nix::unistd::Whence::SeekEnd,
-            _ => nix::unistd::Whence::SeekSet,
-        };
-        let r = sys::fd(fh.0)
-            .map_err(io_err)
-            .and_then(|fd| nix::unistd::lseek(fd, offset, whence).map_err(nix_err));
-        match r {
-            Ok(off) => reply.offset(off),
-            Err(e) => reply.error(e),
-        }
+        data::lseek(fh.0, offset, whence, reply);
     }
 }
