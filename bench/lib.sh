@@ -3,7 +3,11 @@
 #                yourself when not root)
 #   $work        a temp dir (0755) with the release nook at $work/nook, $work/out for results
 #   $nook $podman the two engines, Podman as FACTS.md says it works rootless here
-#   as_user CMD  runs CMD as $user with a private HOME and XDG_RUNTIME_DIR under $work
+#   as_user CMD  runs CMD as $user with a private HOME and XDG_RUNTIME_DIR under $work. As
+#                root, HOME is a fresh journaled ext4 loop file and XDG_RUNTIME_DIR a tmpfs,
+#                as on a normal Debian host (FACTS.md: this machine's root fs has no journal,
+#                so file creation after deletes is slow and every engine's figures drift with
+#                the churn); BENCH_PLAIN_FS=1 keeps both on the root fs.
 #   bench_pair NAME JSON NOOK_CMD PODMAN_CMD [hyperfine args...]
 #                runs hyperfine -N on both and prints a markdown row with medians and the ratio
 # Results go to bench/out/ (ignored by git); the latest figures are copied to bench/RESULTS.md.
@@ -24,6 +28,14 @@ bench_setup() {
         id "$user" >/dev/null 2>&1 || { echo "bench: user $user is missing: run ./test.sh first" >&2; exit 1; }
         uid=$(id -u "$user")
         install -d -o "$user" -m 0700 "$work/home" "$work/run"
+        if [ "${BENCH_PLAIN_FS:-0}" != 1 ]; then
+            truncate -s 8G "$work/home.img"
+            mkfs.ext4 -q "$work/home.img"
+            mount -o loop "$work/home.img" "$work/home"
+            mount -t tmpfs -o "mode=0700,uid=$(id -u "$user"),gid=$(id -g "$user")" tmpfs "$work/run"
+            chown "$user:" "$work/home"
+            chmod 0700 "$work/home"
+        fi
         install -d -o "$user" -m 0755 "$work/out"
         as_user() { runuser -u "$user" -- env -i HOME="$work/home" XDG_RUNTIME_DIR="$work/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
     else
@@ -43,6 +55,7 @@ bench_cleanup() {
     as_user $podman system reset --force >/dev/null 2>&1 || true
     as_user "$nook" unshare rm -rf "$work/home/.local" >/dev/null 2>&1 || true
     as_user "$nook" system migrate >/dev/null 2>&1 || true
+    umount -l "$work/run" "$work/home" 2>/dev/null || true
     rm -rf "$work"
 }
 
