@@ -206,16 +206,14 @@ fn journald(rig: &Rig) {
     let bin = rig.dir().join("fake-journalctl");
     std::fs::create_dir_all(&bin).expect("mkdir");
     let script = bin.join("journalctl");
-    std::fs::write(
+    crate::support::write_executable(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$*\" in *CONTAINER_ID_FULL={id}*) ;; *) exit 1;; esac\ncase \"$*\" in *after-cursor*) exit 0;; esac\n\
              echo '{{\"__CURSOR\":\"c1\",\"__REALTIME_TIMESTAMP\":\"1714557600000000\",\"MESSAGE\":\"hello\",\"PRIORITY\":\"6\"}}'\n\
              echo '{{\"__CURSOR\":\"c2\",\"__REALTIME_TIMESTAMP\":\"1714557600000001\",\"MESSAGE\":\"bad\",\"PRIORITY\":\"3\"}}'\n"
         ),
-    )
-    .expect("write");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    );
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let path_var = format!(
         "{}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",

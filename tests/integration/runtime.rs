@@ -43,8 +43,10 @@ const HOST_BUSYBOX: &str = "/bin/busybox";
 fn rootfs(rig: &Rig, name: &str) -> PathBuf {
     let root = rig.dir().join("runtime").join(name).join("rootfs");
     fs::create_dir_all(root.join("bin")).expect("rootfs dir");
-    fs::copy(HOST_BUSYBOX, root.join("bin/busybox"))
-        .unwrap_or_else(|e| panic!("copying {HOST_BUSYBOX} (install busybox-static): {e}"));
+    if !Path::new(HOST_BUSYBOX).exists() {
+        panic!("{HOST_BUSYBOX} is missing: install busybox-static (./test.sh as root does)");
+    }
+    crate::support::copy_executable(Path::new(HOST_BUSYBOX), &root.join("bin/busybox"));
     let list = std::process::Command::new(HOST_BUSYBOX)
         .arg("--list-full")
         .output()

@@ -103,6 +103,35 @@ pub fn pulled_busybox(rig: &Rig, user: &Runner) -> String {
     fx.reference()
 }
 
+/// Copies `from` to `to` with `cp` in a child process, for files that are executed later: the
+/// copy's write descriptor never exists in this process, so a test thread forking meanwhile
+/// (the forked trials of `fork.rs` live on without exec) cannot hold it open and make the exec
+/// fail with ETXTBSY ("Text file busy"), as `std::fs::copy` did once.
+pub fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("running cp");
+    assert!(
+        status.success(),
+        "cp {} {}: {status}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// Writes an executable script (mode 0755) the way [`copy_executable`] copies: the executed
+/// inode is written by `cp`, never by this process.
+pub fn write_executable(path: &std::path::Path, text: &str) {
+    let draft = path.with_extension("draft");
+    std::fs::write(&draft, text).expect("writing the script draft");
+    copy_executable(&draft, path);
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod 0755");
+    let _ = std::fs::remove_file(&draft);
+}
+
 /// Polls `f` every 100 ms until it is true or `limit` passed.
 pub fn eventually(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = std::time::Instant::now() + limit;
