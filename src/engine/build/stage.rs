@@ -258,9 +258,14 @@ impl Builder<'_> {
             created_by: Some(created_by),
             ..Default::default()
         };
-        let layer_spec = |cur: &Cur| {
-            let parent = cur.draft.top_chain().cloned();
-            (parent, self.opts.compression, self.opts.timestamp)
+        // The working container's changes as a layer on the stage's current top layer.
+        let commit = |work: &Work<'_>, cur: &Cur| {
+            work.commit(LayerSpec {
+                parent: cur.draft.top_chain(),
+                compression: self.opts.compression,
+                timestamp: self.opts.timestamp,
+            })
+            .map_err(|e| fail(e.to_string(), None))
         };
         let spec = WorkSpec {
             image: cur.image.id.clone(),
@@ -302,14 +307,7 @@ impl Builder<'_> {
                     }
                     Err((code, message)) => return Err(fail(message, Some(code))),
                 }
-                let (parent, compression, timestamp) = layer_spec(cur);
-                let layer = work
-                    .commit(LayerSpec {
-                        parent: parent.as_ref(),
-                        compression,
-                        timestamp,
-                    })
-                    .map_err(|e| fail(e.to_string(), None))?;
+                let layer = commit(&work, cur)?;
                 cur.draft.add_layer(&layer, history);
             }
             Instruction::Copy(c) | Instruction::Add(c) => {
@@ -348,14 +346,7 @@ impl Builder<'_> {
                     }
                 })
                 .map_err(|e| fail(e.to_string(), None))?;
-                let (parent, compression, timestamp) = layer_spec(cur);
-                let layer = work
-                    .commit(LayerSpec {
-                        parent: parent.as_ref(),
-                        compression,
-                        timestamp,
-                    })
-                    .map_err(|e| fail(e.to_string(), None))?;
+                let layer = commit(&work, cur)?;
                 cur.draft.add_layer(&layer, history);
             }
             Instruction::Workdir(_) => {
@@ -372,14 +363,7 @@ impl Builder<'_> {
                     .map_err(|e| fail(e.to_string(), None))?;
                 work.with_rootfs(|root| mkdir_p(root, &dir))
                     .map_err(|e| fail(e.to_string(), None))?;
-                let (parent, compression, timestamp) = layer_spec(cur);
-                let layer = work
-                    .commit(LayerSpec {
-                        parent: parent.as_ref(),
-                        compression,
-                        timestamp,
-                    })
-                    .map_err(|e| fail(e.to_string(), None))?;
+                let layer = commit(&work, cur)?;
                 if layer.entries == 0 {
                     cur.draft.add_metadata_step(history);
                 } else {
