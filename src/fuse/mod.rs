@@ -20,6 +20,7 @@ mod mutate;
 pub mod nodes;
 mod ops;
 mod pool;
+mod prefetch;
 mod sys;
 mod xattr;
 
@@ -161,6 +162,8 @@ pub struct Tuning {
     pub offload_read: u32,
     pub offload_write: u32,
     pub copyup_in_pool: bool,
+    /// Directory read-ahead ([`prefetch`]).
+    pub prefetch: bool,
 }
 
 impl Tuning {
@@ -176,6 +179,7 @@ impl Tuning {
             offload_read: bytes(var("NOOK_FUSE_OFFLOAD_READ"), 64 << 10),
             offload_write: bytes(var("NOOK_FUSE_OFFLOAD_WRITE"), u32::MAX),
             copyup_in_pool: var("NOOK_FUSE_POOL_COPYUP") == Some(1),
+            prefetch: var("NOOK_FUSE_PREFETCH") != Some(0),
         }
     }
 }

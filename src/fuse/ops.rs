@@ -22,6 +22,7 @@ use super::data;
 use super::fs::{guard, nix_err, OverlayFs};
 use super::mutate::{AttrChange, Caller, NewEntry, SetTime};
 use super::pool::Pool;
+use super::prefetch::Prefetcher;
 use super::sys;
 use super::Tuning;
 
@@ -34,6 +35,7 @@ pub struct Server {
     /// Writes of at least this many bytes go to the pool (their data is copied).
     offload_write_min: usize,
     copyup_in_pool: bool,
+    prefetch: Prefetcher,
 }
 
 impl Server {
@@ -43,8 +45,10 @@ impl Server {
     }
 
     pub fn new(fs: OverlayFs, tuning: &Tuning) -> Server {
+        let fs = Arc::new(fs);
         Server {
-            fs: Arc::new(fs),
+            prefetch: Prefetcher::start(&fs, tuning.prefetch),
+            fs,
             pool: Pool::new(tuning.workers),
             offload_min: tuning.offload_read,
             offload_write_min: usize::try_from(tuning.offload_write).unwrap_or(usize::MAX),
@@ -411,6 +415,9 @@ impl Filesystem for Server {
         });
         match r {
             Ok(list) => {
+                if let Ok((path, layers)) = self.fs.node_info(ino.0) {
+                    self.prefetch.opened(&path, layers, &list);
+                }
                 let fh = self.fs.next_dir.fetch_add(1, Ordering::Relaxed);
                 self.fs.dirs().insert(fh, Arc::new(list));
                 reply.opened(FileHandle(fh), FopenFlags::empty());
