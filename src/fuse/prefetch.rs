@@ -71,18 +71,23 @@ impl Prefetcher {
     /// merged `listing`.
     pub fn opened(&self, dir: &[u8], layers: Vec<u8>, listing: &[(Vec<u8>, FileType)]) {
         let Some(tx) = &self.tx else { return };
-        let dirs: Vec<Vec<u8>> = listing
-            .iter()
-            .filter(|(name, kind)| {
-                *kind == FileType::Directory && name.as_slice() != b"." && name.as_slice() != b".."
-            })
-            .take(MAX_DIRS)
-            .map(|(name, _)| layers::join(dir, name))
-            .collect();
+        let dirs = subdirs(dir, listing);
         if !dirs.is_empty() {
             let _ = tx.try_send(Job { layers, dirs });
         }
     }
+}
+
+/// The paths of the first [`MAX_DIRS`] subdirectories in `listing` (not `.` and `..`).
+fn subdirs(dir: &[u8], listing: &[(Vec<u8>, FileType)]) -> Vec<Vec<u8>> {
+    listing
+        .iter()
+        .filter(|(name, kind)| {
+            *kind == FileType::Directory && name.as_slice() != b"." && name.as_slice() != b".."
+        })
+        .take(MAX_DIRS)
+        .map(|(name, _)| layers::join(dir, name))
+        .collect()
 }
 
 /// Reads `dir`'s entries in `layer` and stats them: the directory blocks and inode tables
@@ -93,5 +98,29 @@ fn warm(fs: &OverlayFs, layer: u8, dir: &[u8]) {
     };
     for e in entries.iter().take(MAX_STATS) {
         let _ = fs.lstat(layer, &layers::join(dir, &e.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_subdirectories_are_read_ahead_and_at_most_max_dirs() {
+        let mut listing = vec![
+            (b".".to_vec(), FileType::Directory),
+            (b"..".to_vec(), FileType::Directory),
+            (b"file".to_vec(), FileType::RegularFile),
+            (b"link".to_vec(), FileType::Symlink),
+            (b"sub".to_vec(), FileType::Directory),
+        ];
+        assert_eq!(subdirs(b"usr", &listing), vec![b"usr/sub".to_vec()]);
+        assert_eq!(subdirs(b"", &listing), vec![b"sub".to_vec()]);
+        for i in 0..MAX_DIRS + 10 {
+            listing.push((format!("d{i}").into_bytes(), FileType::Directory));
+        }
+        let dirs = subdirs(b"", &listing);
+        assert_eq!(dirs.len(), MAX_DIRS);
+        assert_eq!(dirs[0], b"sub".to_vec());
     }
 }
