@@ -177,13 +177,7 @@ pub fn build(global: &GlobalOptions, args: &BuildArgs) -> anyhow::Result<i32> {
         "" => NetworkMode::Host,
         text => NetworkMode::parse(text)?,
     };
-    let platform =
-        match &args.platform {
-            Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
-                anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]")
-            })?),
-            None => None,
-        };
+    let platform = super::platform_flag(args.platform.as_deref())?;
     let annotations = args
         .annotation
         .iter()

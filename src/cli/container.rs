@@ -263,13 +263,7 @@ pub fn create_request(args: &CreateArgs) -> anyhow::Result<CreateRequest> {
     for opt in &args.log_opt {
         crate::monitor::log_driver::apply_opt(&mut log_opts, opt)?;
     }
-    let platform =
-        match &args.platform {
-            Some(p) => Some(crate::image::manifest::parse_platform(p).ok_or_else(|| {
-                anyhow::anyhow!("invalid --platform \"{p}\": use os/arch[/variant]")
-            })?),
-            None => None,
-        };
+    let platform = super::platform_flag(args.platform.as_deref())?;
     let (resources, cgroups, oom_score_adj) = super::limits::resources(&args.limits)?;
     Ok(CreateRequest {
         image: args.image.clone(),

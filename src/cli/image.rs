@@ -4,8 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use anyhow::Context;
-
 use super::args::{
     GlobalOptions, HistoryArgs, ImageInspectArgs, ImagePruneArgs, PullArgs, RmiArgs, TagArgs,
     UntagArgs,
@@ -23,12 +21,7 @@ fn open_store(global: &GlobalOptions) -> anyhow::Result<Store> {
 
 /// The platform asked for with `--platform` or `--os/--arch/--variant`.
 fn wanted_platform(args: &PullArgs) -> anyhow::Result<Option<Platform>> {
-    let mut platform = match &args.platform {
-        Some(p) => Some(manifest::parse_platform(p).with_context(|| {
-            format!("invalid --platform \"{p}\": use os/arch[/variant], e.g. linux/arm64/v8")
-        })?),
-        None => None,
-    };
+    let mut platform = super::platform_flag(args.platform.as_deref())?;
     if args.arch.is_some() || args.os.is_some() || args.variant.is_some() {
         let mut p = platform.take().unwrap_or_else(manifest::host_platform);
         if let Some(a) = &args.arch {

@@ -170,6 +170,21 @@ pub(crate) fn confirm(prompt: &str) -> anyhow::Result<bool> {
 }
 
 /// The store flags of the global options.
+/// `--platform os/arch[/variant]` as `pull`, `run`/`create` and `build` take it.
+pub(crate) fn platform_flag(
+    value: Option<&str>,
+) -> anyhow::Result<Option<crate::image::manifest::Platform>> {
+    value
+        .map(|p| {
+            crate::image::manifest::parse_platform(p).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid --platform \"{p}\": use os/arch[/variant], e.g. linux/arm64/v8"
+                )
+            })
+        })
+        .transpose()
+}
+
 pub(crate) fn store_options(global: &args::GlobalOptions) -> crate::store::StoreOptions {
     crate::store::StoreOptions {
         root: global.root.clone(),
