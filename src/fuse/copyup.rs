@@ -364,23 +364,11 @@ pub(super) fn clean_moved_tree(
         Err(e) if e.raw_os_error() == Some(libc::ENODATA) => {}
         Err(e) => return Err(io_err(e)),
     }
-    let dir = nix::dir::Dir::openat(
-        upper,
-        at(rel),
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(nix_err)?;
     let mut subdirs = Vec::new();
     let mut whiteouts = Vec::new();
-    for e in dir {
-        let e = e.map_err(nix_err)?;
-        let n = e.file_name().to_bytes();
-        if n == b"." || n == b".." {
-            continue;
-        }
-        let child = super::layers::join(rel, n);
-        match e.file_type() {
+    for (n, d_type) in super::fs::dir_entries(upper, rel).map_err(nix_err)? {
+        let child = super::layers::join(rel, &n);
+        match d_type {
             Some(nix::dir::Type::Directory) => subdirs.push(child),
             Some(nix::dir::Type::CharacterDevice) | None => {
                 let st = nix::sys::stat::fstatat(upper, at(&child), AtFlags::AT_SYMLINK_NOFOLLOW)

@@ -109,6 +109,29 @@ pub fn at(rel: &[u8]) -> &OsStr {
     }
 }
 
+/// The names and types (`d_type`; None when the filesystem does not say) of the entries of
+/// directory `rel` below `fd`, "." and ".." left out.
+pub(super) fn dir_entries(
+    fd: BorrowedFd<'_>,
+    rel: &[u8],
+) -> nix::Result<Vec<(Vec<u8>, Option<nix::dir::Type>)>> {
+    let dir = nix::dir::Dir::openat(
+        fd,
+        at(rel),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut out = Vec::new();
+    for e in dir {
+        let e = e?;
+        let name = e.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            out.push((name.to_vec(), e.file_type()));
+        }
+    }
+    Ok(out)
+}
+
 /// Settings of one mount.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -348,26 +371,15 @@ impl OverlayFs {
     /// One layer's entries of directory `rel`, whiteouts as `kind: None`.
     pub fn raw_entries(&self, layer: u8, rel: &[u8]) -> R<Vec<RawEntry<FileType>>> {
         let fd = self.layer_fd(layer)?;
-        let dir = match nix::dir::Dir::openat(
-            fd,
-            at(rel),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(d) => d,
+        let entries = match dir_entries(fd, rel) {
+            Ok(e) => e,
             Err(nix::Error::ENOENT | nix::Error::ENOTDIR) => return Ok(Vec::new()),
             Err(e) => return Err(nix_err(e)),
         };
-        let mut out = Vec::new();
-        for entry in dir {
-            let entry = entry.map_err(nix_err)?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            let name = name.to_vec();
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, d_type) in entries {
             use nix::dir::Type;
-            let kind = match entry.file_type() {
+            let kind = match d_type {
                 Some(Type::Directory) => Some(FileType::Directory),
                 Some(Type::File) => Some(FileType::RegularFile),
                 Some(Type::Symlink) => Some(FileType::Symlink),

@@ -571,22 +571,9 @@ fn open_flags(flags: OFlag) -> OFlag {
 
 /// Empties upper directory `rel` (which holds only whiteouts when the merged view is empty).
 fn clear_dir(upper: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> R<()> {
-    let dir = nix::dir::Dir::openat(
-        upper,
-        at(rel),
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(nix_err)?;
-    let mut names = Vec::new();
-    for e in dir {
-        let e = e.map_err(nix_err)?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push((n.to_vec(), e.file_type() == Some(nix::dir::Type::Directory)));
-        }
-    }
-    for (n, is_dir) in names {
+    let names = super::fs::dir_entries(upper, rel).map_err(nix_err)?;
+    for (n, d_type) in names {
+        let is_dir = d_type == Some(nix::dir::Type::Directory);
         let child = layers::join(rel, &n);
         if is_dir {
             clear_dir(upper, &child)?;
