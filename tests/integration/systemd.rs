@@ -87,23 +87,26 @@ fn assert_from_running_monitor(user: &Runner, name: &str, msg: &str, rest: &str)
     );
 }
 
+/// `run -d --sdnotify=MODE --name NAME IMAGE sleep 30` with `NOTIFY_SOCKET=socket`.
+fn run_sleeping(
+    user: &Runner,
+    image: &str,
+    mode: &str,
+    name: &str,
+    socket: impl AsRef<std::ffi::OsStr>,
+) {
+    let sdnotify = format!("--sdnotify={mode}");
+    user.nook_cmd(&["run", "-d", &sdnotify, "--name", name, image, "sleep", "30"])
+        .env("NOTIFY_SOCKET", socket)
+        .run()
+        .ok();
+}
+
 fn conmon(rig: &Rig) {
     let user = rig.user().isolated();
     let image = busybox(rig, &user);
     let (sock, path) = notify_socket(rig, "conmon");
-    user.nook_cmd(&[
-        "run",
-        "-d",
-        "--sdnotify=conmon",
-        "--name",
-        "c1",
-        &image,
-        "sleep",
-        "30",
-    ])
-    .env("NOTIFY_SOCKET", &path)
-    .run()
-    .ok();
+    run_sleeping(&user, &image, "conmon", "c1", &path);
     assert_from_running_monitor(&user, "c1", &recv(&sock), "READY=1\n");
 
     let name = format!("nook-it-notify-{}", std::process::id());
@@ -112,19 +115,7 @@ fn conmon(rig: &Rig) {
         .expect("bind abstract");
     abs.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    user.nook_cmd(&[
-        "run",
-        "-d",
-        "--sdnotify=conmon",
-        "--name",
-        "c2",
-        &image,
-        "sleep",
-        "30",
-    ])
-    .env("NOTIFY_SOCKET", format!("@{name}"))
-    .run()
-    .ok();
+    run_sleeping(&user, &image, "conmon", "c2", format!("@{name}"));
     assert_from_running_monitor(&user, "c2", &recv(&abs), "READY=1\n");
     user.nook(&["rm", "-f", "c1", "c2"]).ok();
 }
@@ -208,19 +199,7 @@ fn ignore(rig: &Rig) {
     let user = rig.user().isolated();
     let image = busybox(rig, &user);
     let (sock, path) = notify_socket(rig, "ignore");
-    user.nook_cmd(&[
-        "run",
-        "-d",
-        "--sdnotify=ignore",
-        "--name",
-        "i1",
-        &image,
-        "sleep",
-        "30",
-    ])
-    .env("NOTIFY_SOCKET", &path)
-    .run()
-    .ok();
+    run_sleeping(&user, &image, "ignore", "i1", &path);
     sock.set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");
     let mut buf = [0u8; 256];
