@@ -16,6 +16,7 @@ mod data;
 mod fs;
 pub mod idmap;
 pub mod layers;
+mod listing;
 mod mutate;
 pub mod nodes;
 mod ops;

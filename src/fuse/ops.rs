@@ -6,7 +6,6 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,13 +28,13 @@ use super::Tuning;
 /// What fuser drives: the overlay and the pool its slow requests go to.
 pub struct Server {
     pub fs: Arc<OverlayFs>,
-    pool: Pool,
+    pub(super) pool: Pool,
     /// Reads of at least this many bytes go to the pool.
     offload_min: u32,
     /// Writes of at least this many bytes go to the pool (their data is copied).
     offload_write_min: usize,
     copyup_in_pool: bool,
-    prefetch: Prefetcher,
+    pub(super) prefetch: Prefetcher,
 }
 
 impl Server {
@@ -57,7 +56,7 @@ impl Server {
     }
 }
 
-const GEN: Generation = Generation(0);
+pub(super) const GEN: Generation = Generation(0);
 
 fn caller(req: &Request) -> Caller {
     Caller {
@@ -86,7 +85,7 @@ fn set_time(t: Option<TimeOrNow>) -> Option<SetTime> {
 }
 
 impl OverlayFs {
-    fn ttl(&self) -> Duration {
+    pub(super) fn ttl(&self) -> Duration {
         self.settings.ttl
     }
 
@@ -114,7 +113,11 @@ impl Filesystem for Server {
             let _ = config.add_capabilities(cap);
         }
         let _ = config.set_max_write(1 << 20);
-        let _ = config.set_max_readahead(1 << 20);
+        // The kernel offers its bdi's readahead (128 KiB unless root raised read_ahead_kb)
+        // and takes no more: a larger window is not ours to ask for.
+        let _ = config
+            .set_max_readahead(1 << 20)
+            .or_else(|offered| config.set_max_readahead(offered));
         let _ = config.set_max_background(64);
         Ok(())
     }
@@ -409,21 +412,7 @@ impl Filesystem for Server {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let r = guard(|| {
-            let _ns = self.fs.ns_read();
-            self.fs.listing(ino.0)
-        });
-        match r {
-            Ok(list) => {
-                if let Ok((path, layers)) = self.fs.node_info(ino.0) {
-                    self.prefetch.opened(&path, layers, &list);
-                }
-                let fh = self.fs.next_dir.fetch_add(1, Ordering::Relaxed);
-                self.fs.dirs().insert(fh, Arc::new(list));
-                reply.opened(FileHandle(fh), FopenFlags::empty());
-            }
-            Err(e) => reply.error(e),
-        }
+        self.open_dir(ino.0, reply);
     }
 
     fn readdir(
@@ -432,29 +421,9 @@ impl Filesystem for Server {
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
-        let Some(list) = self.fs.dirs().get(&fh.0).cloned() else {
-            return reply.error(Errno::EBADF);
-        };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let nodes = self.fs.nodes_read();
-        for (i, (name, kind)) in list.iter().enumerate().skip(start) {
-            let child = match name.as_slice() {
-                b"." => ino.0,
-                b".." => nodes.get(ino.0).map(|n| n.parent).unwrap_or(1),
-                _ => nodes.child(ino.0, name).unwrap_or(u64::MAX >> 1),
-            };
-            if reply.add(
-                INodeNo(child),
-                (i + 1) as u64,
-                *kind,
-                OsStr::from_bytes(name),
-            ) {
-                break;
-            }
-        }
-        reply.ok();
+        self.read_dir(ino.0, fh.0, offset, reply);
     }
 
     fn readdirplus(
@@ -463,34 +432,9 @@ impl Filesystem for Server {
         ino: INodeNo,
         fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectoryPlus,
+        reply: ReplyDirectoryPlus,
     ) {
-        let Some(list) = self.fs.dirs().get(&fh.0).cloned() else {
-            return reply.error(Errno::EBADF);
-        };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let ttl = self.fs.ttl();
-        for (i, (name, _)) in list.iter().enumerate().skip(start) {
-            let attr = match name.as_slice() {
-                b"." | b".." => guard(|| self.fs.getattr(ino.0, None)),
-                _ => guard(|| self.fs.lookup(ino.0, name, 1)),
-            };
-            let Ok(attr) = attr else { continue };
-            if reply.add(
-                attr.ino,
-                (i + 1) as u64,
-                OsStr::from_bytes(name),
-                &ttl,
-                &attr,
-                GEN,
-            ) {
-                if !matches!(name.as_slice(), b"." | b"..") {
-                    self.fs.nodes_write().forget(attr.ino.0, 1);
-                }
-                break;
-            }
-        }
-        reply.ok();
+        self.read_dir_plus(ino.0, fh.0, offset, reply);
     }
 
     fn releasedir(
