@@ -2,7 +2,8 @@
 //! `move_mount`, raw syscalls): one `fsconfig(FSCONFIG_SET_STRING, "lowerdir+", dir)` per layer,
 //! so an image's layer count is not bounded by the 4 KiB option page of `mount(2)` (Linux 6.8+).
 //!
-//! Kernels that refuse `lowerdir+` (EINVAL) or have no `fsopen` (ENOSYS) get the classic
+//! Kernels that refuse `lowerdir+` (EINVAL at the parameter from 6.5, a bare EINVAL at
+//! FSCONFIG_CMD_CREATE before it) or have no `fsopen` (ENOSYS) get the classic
 //! `mount(2)` option string when it fits in a page, else [`RootfsError::TooManyLayers`]. When
 //! the new API fails, the error carries the kernel's own messages, read from the filesystem
 //! context fd (each `read(2)` returns one `e ...`/`w ...`/`i ...` line).
@@ -98,6 +99,34 @@ fn mount_new_api(spec: &OverlaySpec<'_>) -> Result<(), Attempt> {
             })
         }
     };
+    configure(&ctx, spec)?;
+    let failed = |step: String, source: io::Error| Attempt::Failed {
+        step,
+        source,
+        kernel: ctx.messages(),
+    };
+    let mnt = ctx.mount().map_err(|e| failed("fsmount".into(), e))?;
+    move_mount(mnt.as_fd(), spec.target)
+        .map_err(|e| failed(format!("move_mount onto {}", spec.target.display()), e))?;
+    for note in ctx.messages() {
+        tracing::debug!("overlay on {}: {note}", spec.target.display());
+    }
+    Ok(())
+}
+
+/// The parameter half of a new-API mount: what to set on a filesystem context (an fd from
+/// `fsopen`, or a fake in tests). Each call is one `fsconfig`.
+trait Configure {
+    fn set_path(&self, key: &CStr, path: &Path) -> io::Result<()>;
+    fn set_flag(&self, key: &CStr) -> io::Result<()>;
+    fn create(&self) -> io::Result<()>;
+    /// Drains the context's message log, oldest first.
+    fn messages(&self) -> Vec<String>;
+}
+
+/// Sets the layers, upper, work and flags on `ctx` and creates the superblock, telling a
+/// kernel that cannot take `lowerdir+` (fall back to `mount(2)`) from a real failure.
+fn configure(ctx: &impl Configure, spec: &OverlaySpec<'_>) -> Result<(), Attempt> {
     let failed = |step: String, source: io::Error| Attempt::Failed {
         step,
         source,
@@ -147,12 +176,6 @@ fn mount_new_api(spec: &OverlaySpec<'_>) -> Result<(), Attempt> {
             source: e,
             kernel,
         });
-    }
-    let mnt = ctx.mount().map_err(|e| failed("fsmount".into(), e))?;
-    move_mount(mnt.as_fd(), spec.target)
-        .map_err(|e| failed(format!("move_mount onto {}", spec.target.display()), e))?;
-    for note in ctx.messages() {
-        tracing::debug!("overlay on {}: {note}", spec.target.display());
     }
     Ok(())
 }
@@ -245,6 +268,23 @@ impl FsContext {
         check(rc).map(|_| ())
     }
 
+    fn mount(&self) -> io::Result<OwnedFd> {
+        // SAFETY: plain integer arguments; the return value is checked before use.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                self.0.as_raw_fd(),
+                FSMOUNT_CLOEXEC,
+                0 as libc::c_uint,
+            )
+        };
+        let fd = check(fd)?;
+        // SAFETY: the kernel returned a new fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+impl Configure for FsContext {
     /// Sets a path option: as a string, or as an open directory fd when the path is longer than
     /// `fsconfig` copies.
     fn set_path(&self, key: &CStr, path: &Path) -> io::Result<()> {
@@ -263,21 +303,6 @@ impl FsContext {
 
     fn create(&self) -> io::Result<()> {
         self.config(FSCONFIG_CMD_CREATE, None, None, 0)
-    }
-
-    fn mount(&self) -> io::Result<OwnedFd> {
-        // SAFETY: plain integer arguments; the return value is checked before use.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_fsmount,
-                self.0.as_raw_fd(),
-                FSMOUNT_CLOEXEC,
-                0 as libc::c_uint,
-            )
-        };
-        let fd = check(fd)?;
-        // SAFETY: the kernel returned a new fd that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     /// Drains the context's message log (errors, warnings, infos), oldest first.
@@ -428,5 +453,123 @@ mod tests {
         } else {
             assert!(step.starts_with("fsopen"), "{msg}");
         }
+    }
+
+    /// A filesystem context that records each `fsconfig` and fails the one named in `fail`
+    /// (a key, or "create") with `errno`, leaving `log` in its message log.
+    struct FakeContext {
+        calls: std::cell::RefCell<Vec<String>>,
+        fail: &'static str,
+        errno: i32,
+        log: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl FakeContext {
+        fn failing(fail: &'static str, errno: i32, log: &[&str]) -> FakeContext {
+            FakeContext {
+                calls: Default::default(),
+                fail,
+                errno,
+                log: std::cell::RefCell::new(log.iter().map(|m| m.to_string()).collect()),
+            }
+        }
+
+        fn call(&self, what: String, key: &str) -> io::Result<()> {
+            self.calls.borrow_mut().push(what);
+            if key == self.fail {
+                return Err(io::Error::from_raw_os_error(self.errno));
+            }
+            Ok(())
+        }
+    }
+
+    impl Configure for FakeContext {
+        fn set_path(&self, key: &CStr, path: &Path) -> io::Result<()> {
+            let key = key.to_string_lossy();
+            self.call(format!("{key}={}", path.display()), &key)
+        }
+        fn set_flag(&self, key: &CStr) -> io::Result<()> {
+            let key = key.to_string_lossy();
+            self.call(key.to_string(), &key)
+        }
+        fn create(&self) -> io::Result<()> {
+            self.call("create".into(), "create")
+        }
+        fn messages(&self) -> Vec<String> {
+            std::mem::take(&mut *self.log.borrow_mut())
+        }
+    }
+
+    fn attempt(ctx: &FakeContext, userxattr: bool) -> Result<(), Attempt> {
+        let lowers = vec![PathBuf::from("/l/top"), PathBuf::from("/l/base")];
+        configure(ctx, &spec(&lowers, userxattr))
+    }
+
+    #[test]
+    fn a_context_gets_the_layers_top_first_then_upper_work_and_flags() {
+        let ctx = FakeContext::failing("none", 0, &[]);
+        assert!(attempt(&ctx, true).is_ok());
+        assert_eq!(
+            *ctx.calls.borrow(),
+            [
+                "lowerdir+=/l/top",
+                "lowerdir+=/l/base",
+                "upperdir=/c/upper",
+                "workdir=/c/work",
+                "userxattr",
+                "create"
+            ]
+        );
+        let ctx = FakeContext::failing("none", 0, &[]);
+        assert!(attempt(&ctx, false).is_ok());
+        assert!(!ctx.calls.borrow().iter().any(|c| c == "userxattr"));
+    }
+
+    #[test]
+    fn kernels_without_lowerdir_plus_fall_back_to_mount2() {
+        // 6.5-6.7: overlayfs has its own fs_context and names the unknown parameter.
+        let ctx = FakeContext::failing(
+            "lowerdir+",
+            libc::EINVAL,
+            &["overlay: Unknown parameter 'lowerdir+'"],
+        );
+        assert!(matches!(attempt(&ctx, true), Err(Attempt::Unsupported(_))));
+        // Before 6.5 (Debian 12's 6.1): the legacy adapter takes every string and the
+        // create fails with a bare EINVAL and an empty log.
+        let ctx = FakeContext::failing("create", libc::EINVAL, &[]);
+        let Err(Attempt::Unsupported(why)) = attempt(&ctx, true) else {
+            panic!("a bare EINVAL at create must fall back");
+        };
+        assert!(why.contains("before 6.5"), "{why}");
+    }
+
+    #[test]
+    fn real_refusals_are_errors_with_the_kernels_reason() {
+        let ctx = FakeContext::failing(
+            "lowerdir+",
+            libc::EINVAL,
+            &["overlay: /l/top is not a directory"],
+        );
+        let Err(Attempt::Failed { step, kernel, .. }) = attempt(&ctx, true) else {
+            panic!("a lower that is not a directory is not a missing feature");
+        };
+        assert!(step.contains("/l/top (layer 1)"), "{step}");
+        assert_eq!(kernel, ["overlay: /l/top is not a directory"]);
+        let ctx = FakeContext::failing(
+            "create",
+            libc::EINVAL,
+            &["overlay: upper fs does not support tmpfile"],
+        );
+        let Err(Attempt::Failed { step, kernel, .. }) = attempt(&ctx, true) else {
+            panic!("an explained EINVAL at create is a failure");
+        };
+        assert!(step.contains("FSCONFIG_CMD_CREATE"), "{step}");
+        assert_eq!(kernel.len(), 1);
+        let ctx = FakeContext::failing("workdir", libc::EACCES, &[]);
+        let Err(Attempt::Failed { step, source, .. }) = attempt(&ctx, true) else {
+            panic!("EACCES on workdir is a failure");
+        };
+        assert!(step.contains("workdir /c/work"), "{step}");
+        assert_eq!(source.raw_os_error(), Some(libc::EACCES));
     }
 }
