@@ -4,13 +4,15 @@
 # file (FACTS.md: the root fs has no journal). Runs as root; each row is the median of
 # $RUNS runs (default 3) on freshly prepared layers, the subjects' runs interleaved (run 1 of
 # each, then run 2, ...) so load from other jobs hits them alike. Usage: bench/fuse.sh
-# SUBJECTS (default "nook fuse-overlayfs kernel"): a subject `nook:VAR=V,VAR2=W` runs nook with
-# that environment (A/B of the request loop: NOOK_FUSE_READERS, NOOK_FUSE_THREADS, ...).
+# SUBJECTS (default "nook fuse-overlayfs kernel disk"): a subject `nook:VAR=V,VAR2=W` runs nook
+# with that environment (A/B of the request loop: NOOK_FUSE_READERS, NOOK_FUSE_THREADS, ...);
+# `disk` is no overlay at all: the same rows on a hard-link copy of the lower (the copy-up row
+# as `cp` + append), the ceiling set by this disk and filesystem.
 # ROWS: an extended regex picking rows by name (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-SUBJECTS=${SUBJECTS:-nook fuse-overlayfs kernel}
+SUBJECTS=${SUBJECTS:-nook fuse-overlayfs kernel disk}
 ROWS=${ROWS:-.}
 command -v fuse-overlayfs >/dev/null || { echo "apt-get install fuse-overlayfs" >&2; exit 1; }
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
@@ -30,13 +32,14 @@ mountit() { # kind dir
     local k=$1 t=$2
     rm -rf "$t"; mkdir -p "$t/u" "$t/w" "$t/m"
     case $k in
+        disk) cp -al "$base/lower/." "$t/m/" ;;
         kernel) mount -t overlay overlay -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w,userxattr" "$t/m" ;;
         fuse-overlayfs) fuse-overlayfs -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w" "$t/m" ;;
         nook*) env $(echo "${k#nook}" | sed 's/^://; s/,/ /g') "$nook" fuse-overlayfs -o "lowerdir=$base/lower,upperdir=$t/u,workdir=$t/w" "$t/m" ;;
     esac
 }
-row() { # name command-using-$m
-    local name=$1 cmd=$2
+row() { # name command-using-$m [the command for the disk subject]
+    local name=$1 cmd=$2 disk_cmd=${3:-$2}
     echo "$name" | grep -Eq -- "$ROWS" || return 0
     local line="| $name |" k r
     declare -A times
@@ -45,9 +48,9 @@ row() { # name command-using-$m
             local t=$base/run-${k%%:*}; mountit "$k" "$t"; m=$t/m
             sync; echo 3 > /proc/sys/vm/drop_caches
             local s; s=$(date +%s.%N)
-            m=$m bash -c "$cmd" >/dev/null
+            if [ "$k" = disk ]; then m=$m bash -c "$disk_cmd" >/dev/null; else m=$m bash -c "$cmd" >/dev/null; fi
             times[$k]+="$(echo "$(date +%s.%N) - $s" | bc) "
-            umount "$t/m"
+            if mountpoint -q "$t/m"; then umount "$t/m"; fi
         done
     done
     for k in $SUBJECTS; do
@@ -60,7 +63,7 @@ echo "| row | ${SUBJECTS// / | } |"
 echo "|---$(for _ in $SUBJECTS; do printf '|---'; done)|"
 row "read 1 GiB lower file" 'cat $m/big > /dev/null'
 row "write 512 MiB + fsync (upper)" 'dd if=/dev/zero of=$m/new bs=1M count=512 conv=fsync status=none'
-row "copy-up 512 MiB lower file (append 1 byte)" 'echo >> $m/half'
+row "copy-up 512 MiB lower file (append 1 byte)" 'echo >> $m/half' 'cp $m/half $m/half.up && echo >> $m/half.up'
 row "tar -x 20 000 small files" 'mkdir $m/x && tar -C $m/x -xf '"$base"'/small.tar'
 row "find / -ls over 20 000 entries" 'find $m -ls'
 row "rm -rf of the 20 000-entry tree" 'rm -rf $m/tree'
