@@ -42,7 +42,7 @@ pub enum CgroupError {
     Bus(String),
     #[error("creating the systemd scope {unit}: {reason} (is the user's systemd instance running? `loginctl enable-linger` keeps it; or use --cgroup-manager cgroupfs or --cgroups=disabled)")]
     Scope { unit: String, reason: String },
-    #[error("{limits} need the cgroup v2 \"{controller}\" controller, which the {manager} cgroup manager cannot use here ({why}). {fix}")]
+    #[error("cannot enforce {limits}: that needs the cgroup v2 \"{controller}\" controller, not usable here ({why}; cgroup manager: {manager}). {fix}")]
     Missing {
         limits: String,
         controller: String,

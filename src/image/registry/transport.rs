@@ -452,7 +452,9 @@ fn transport_error(
     // A TLS failure, or a server that hangs up on the handshake, is how a plain-HTTP or
     // self-signed registry looks from here; refusals and DNS failures are something else.
     let refused = matches!(e, ureq::Error::HostNotFound | ureq::Error::ConnectionFailed)
-        || matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+        || matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused
+            // getaddrinfo's failures arrive as uncategorized I/O errors.
+            || io.to_string().contains("failed to lookup address"));
     let hint = if url.starts_with("https://") && !insecure && !refused {
         " (if it serves plain HTTP or a self-signed certificate, use --tls-verify=false or mark it insecure in registries.conf)"
     } else {
@@ -562,5 +564,22 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn the_plain_http_hint_is_for_tls_failures_not_for_dns_or_refusals() {
+        let hint = "--tls-verify=false";
+        let msg = |e: ureq::Error| {
+            transport_error("r.example", "x", "https://r.example/v2/", &e, false).to_string()
+        };
+        let dns = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        assert!(!msg(ureq::Error::Io(dns)).contains(hint));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!msg(ureq::Error::Io(refused)).contains(hint));
+        assert!(!msg(ureq::Error::HostNotFound).contains(hint));
+        let hangup = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert!(msg(ureq::Error::Io(hangup)).contains(hint));
     }
 }
