@@ -84,6 +84,27 @@ fn set_time(t: Option<TimeOrNow>) -> Option<SetTime> {
     })
 }
 
+/// The attributes sent with node id 0 (a negative entry): the kernel reads only the id.
+fn negative_entry() -> fuser::FileAttr {
+    fuser::FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: fuser::FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
+}
+
 impl OverlayFs {
     pub(super) fn ttl(&self) -> Duration {
         self.settings.ttl
@@ -123,10 +144,16 @@ impl Filesystem for Server {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        self.fs.reply_entry(
-            guard(|| self.fs.lookup(parent.0, name.as_bytes(), 1)),
-            reply,
-        );
+        match guard(|| self.fs.lookup(parent.0, name.as_bytes(), 1)) {
+            // A missing name is cached as long as a found one (node id 0 = a negative
+            // entry): every change goes through this mount, so the kernel itself drops the
+            // negative dentry when the name is created. ld.so's and a shell's path searches
+            // then cost no round trip the second time.
+            Err(Errno::ENOENT) if !self.fs.ttl().is_zero() => {
+                reply.entry(&self.fs.ttl(), &negative_entry(), GEN)
+            }
+            r => self.fs.reply_entry(r, reply),
+        }
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {

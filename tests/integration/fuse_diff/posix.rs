@@ -651,6 +651,39 @@ const CHECKS: &[(&str, Check)] = &[
             "a read-only open copied the file up".into()
         })
     }),
+    // A name looked up while missing (cached as a negative entry for the TTL) must appear
+    // at once when it is made through the mount, by every kind of creation.
+    ("missing_then_created", |m| {
+        let d = m.join("px_neg");
+        io(fs::create_dir(&d), "mkdir")?;
+        write_file(&d.join("src"), b"s")?;
+        let ways: [(&str, &dyn Fn(&Path) -> std::io::Result<()>); 5] = [
+            ("create", &|p| fs::write(p, b"x")),
+            ("mkdir", &|p| fs::create_dir(p)),
+            ("symlink", &|p| std::os::unix::fs::symlink("src", p)),
+            ("link", &|p| fs::hard_link(d.join("src"), p)),
+            ("rename", &|p| {
+                fs::write(d.join("tmp"), b"t")?;
+                fs::rename(d.join("tmp"), p)
+            }),
+        ];
+        for (how, make) in ways {
+            let p = d.join(format!("n_{how}"));
+            for _ in 0..2 {
+                want_err(fs::symlink_metadata(&p), Errno::ENOENT, "stat before")?;
+            }
+            io(make(&p), how)?;
+            io(fs::symlink_metadata(&p), &format!("stat after {how}"))?;
+        }
+        // ... and disappear at once when removed, then come back when made again.
+        let p = d.join("n_create");
+        io(fs::remove_file(&p), "unlink")?;
+        want_err(fs::symlink_metadata(&p), Errno::ENOENT, "stat after unlink")?;
+        write_file(&p, b"again")?;
+        want(fs::read(&p).ok().as_deref() == Some(&b"again"[..]), || {
+            "recreated file not readable".into()
+        })
+    }),
     // Last: it removes the opaque dir other checks look at.
     ("rmdir_rules", |m| {
         want_err(
