@@ -657,7 +657,8 @@ const CHECKS: &[(&str, Check)] = &[
         let d = m.join("px_neg");
         io(fs::create_dir(&d), "mkdir")?;
         write_file(&d.join("src"), b"s")?;
-        let ways: [(&str, &dyn Fn(&Path) -> std::io::Result<()>); 5] = [
+        type Make<'a> = &'a dyn Fn(&Path) -> std::io::Result<()>;
+        let ways: [(&str, Make); 5] = [
             ("create", &|p| fs::write(p, b"x")),
             ("mkdir", &|p| fs::create_dir(p)),
             ("symlink", &|p| std::os::unix::fs::symlink("src", p)),
