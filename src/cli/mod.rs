@@ -126,12 +126,30 @@ pub(crate) fn parse_error_text(err: &clap::Error) -> String {
     let first = first.strip_prefix("error: ").unwrap_or(first);
     let first = first.replace("unrecognized subcommand", "unrecognized command");
     let mut text = format!("Error: {first}\n");
-    for line in lines.take_while(|l| !l.starts_with("Usage:")) {
+    let mut command = "nook".to_string();
+    for line in lines {
+        if let Some(usage) = line.strip_prefix("Usage: ") {
+            command = command_of_usage(usage);
+            break;
+        }
         text.push_str(line);
         text.push('\n');
     }
-    text.push_str("Try 'nook --help' for more information.\n");
+    text.push_str(&format!("Try '{command} --help' for more information.\n"));
     text
+}
+
+/// `nook run [OPTIONS] <IMAGE>` → `nook run`: the command whose help explains the error.
+fn command_of_usage(usage: &str) -> String {
+    let words: Vec<&str> = usage
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    if words.is_empty() {
+        "nook".into()
+    } else {
+        words.join(" ")
+    }
 }
 
 /// `log_level` from nook.conf; a config that does not load is reported later by the store.
@@ -343,6 +361,27 @@ mod tests {
         assert!(
             text.ends_with("Try 'nook --help' for more information.\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_subcommands_error_points_at_its_own_help() {
+        let err = Cli::try_parse_from(["nook", "run", "--bogus", "busybox"]).expect_err("fails");
+        let text = parse_error_text(&err);
+        assert!(
+            text.starts_with("Error: unexpected argument '--bogus'"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Try 'nook run --help' for more information.\n"),
+            "{text}"
+        );
+        let err = Cli::try_parse_from(["nook", "volume", "create", "--bogus"]).expect_err("fails");
+        assert!(
+            parse_error_text(&err)
+                .ends_with("Try 'nook volume create --help' for more information.\n"),
+            "{}",
+            parse_error_text(&err)
         );
     }
 
