@@ -187,7 +187,6 @@ pub(crate) fn confirm(prompt: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
-/// The store flags of the global options.
 /// `--platform os/arch[/variant]` as `pull`, `run`/`create` and `build` take it.
 pub(crate) fn platform_flag(
     value: Option<&str>,
@@ -203,6 +202,7 @@ pub(crate) fn platform_flag(
         .transpose()
 }
 
+/// The store flags of the global options.
 pub(crate) fn store_options(global: &args::GlobalOptions) -> crate::store::StoreOptions {
     crate::store::StoreOptions {
         root: global.root.clone(),

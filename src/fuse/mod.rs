@@ -5,10 +5,11 @@
 //!
 //! Parts: [`layers`] (pure resolution: whiteouts, opaque dirs, merged listings), [`nodes`]
 //! (inode table), `fs` (shared state, lookup/getattr/listing), `copyup`, `mutate` (changes),
-//! `ops` (the `fuser::Filesystem` dispatch), `data` (file data on a handle), `pool` (workers
-//! for slow requests), `sys` (the only `unsafe`). [`serve`] mounts and runs it: one thread
-//! reads requests (a few threads), slow ones go to a worker pool; [`MountOptions::parse`] reads fuse-overlayfs' `-o` syntax for the
-//! hidden `nook fuse-overlayfs` command.
+//! `ops` (the `fuser::Filesystem` dispatch), `listing` (directory requests), `data` (file
+//! data on a handle), `pool` (workers for slow requests), `prefetch` (directory read-ahead),
+//! `sys` (the only `unsafe`). [`serve`] mounts and runs it: a few reader threads answer fast
+//! requests, slow ones go to the worker pool ([`Tuning`]); [`MountOptions::parse`] reads
+//! fuse-overlayfs' `-o` syntax for the hidden `nook fuse-overlayfs` command.
 #![deny(clippy::unwrap_used)]
 
 mod copyup;
