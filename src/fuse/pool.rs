@@ -17,10 +17,11 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` workers (at least one). Call after any fork: threads do not survive it.
+    /// Starts `n` workers (none: every job runs on the caller's thread). Call after any
+    /// fork: threads do not survive it.
     pub fn new(n: usize) -> Pool {
-        let mut workers = Vec::with_capacity(n.max(1));
-        for i in 0..n.max(1) {
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
             let (tx, rx) = mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()
                 .name(format!("nook-fuse-{i}"))
@@ -39,7 +40,7 @@ impl Pool {
         Pool { workers }
     }
 
-    /// Runs `job` on the worker for `key`, or here when no worker is left.
+    /// Runs `job` on the worker for `key`, or here when there is none.
     pub fn run(&self, key: u64, job: Job) {
         if self.workers.is_empty() {
             return job();
@@ -67,5 +68,17 @@ mod tests {
         drop(tx);
         let got: Vec<i32> = rx.iter().collect();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_workers_means_every_job_runs_inline() {
+        let pool = Pool::new(0);
+        let here = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        pool.run(
+            7,
+            Box::new(move || tx.send(std::thread::current().id()).unwrap_or(())),
+        );
+        assert_eq!(rx.try_recv().ok(), Some(here));
     }
 }
